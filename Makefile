@@ -1,0 +1,24 @@
+# The two commands of the README: `make demo` starts the whole product on its embedded default,
+# `make test` runs the whole test suite. Both install what is missing first.
+.PHONY: demo test setup setup-test lint bench
+
+demo: setup
+	.venv/bin/ioc demo
+
+test: setup-test
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+	.venv/bin/pytest
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh --test
+
+lint: setup-test
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+bench: setup
+	.venv/bin/python -m bench.ingest_throughput

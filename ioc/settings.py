@@ -1,0 +1,52 @@
+"""One settings object for every entry point, read from `IOC_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_", env_file=".env", extra="ignore")
+
+    # With no URL the product runs its own PostgreSQL cluster under `data_dir` (the embedded default).
+    database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / ".ioc"
+    # The embedded cluster preloads TimescaleDB only when asked and the extension is installed.
+    embedded_timescale: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+
+    frontend_dir: Path = PROJECT_ROOT / "frontend"
+    # An official province GeoJSON; with none the map derives shapes from commune coordinates.
+    boundary_file: Path | None = None
+
+    # Ingest limits: a batch beyond these is refused whole with 413 and nothing is written.
+    max_batch_items: int = 10_000
+    max_body_bytes: int = 16 * 1024 * 1024
+    # Clocks of sources drift; an event further in the future than this is rejected.
+    future_tolerance_seconds: int = 300
+    # How often a healthy dossier feed is expected to deliver, for the freshness badge.
+    dossier_feed_expected_seconds: int = 300
+
+    alert_interval_seconds: float = 15.0
+    live_coalesce_seconds: float = 0.25
+    dashboard_window_days: int = 30
+    retention_days: int = 3 * 365
+
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+
+    simulate_rate: float = Field(default=50.0, description="events per second the demo simulator sends")
+    simulate_time_scale: float = 3600.0
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("IOC_DATABASE_URL is not set and no embedded database was started")
+        return self.database_url
