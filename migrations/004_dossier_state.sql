@@ -15,6 +15,7 @@ CREATE TABLE dossier (
     received_at     timestamptz NOT NULL,
     due_at          timestamptz,          -- NULL while the clock is paused for a supplement
     paused_at       timestamptz,
+    paused_seconds  bigint NOT NULL DEFAULT 0,  -- working time spent waiting for supplements
     resolved_at     timestamptz,
     returned_at     timestamptz,
     closed_at       timestamptz,          -- resolved, rejected or withdrawn: no longer open

@@ -71,9 +71,12 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
+        return self.url_for(DATABASE_NAME)
+
+    def url_for(self, database: str) -> str:
         if self.port is None:
             raise EmbeddedPostgresError("cluster not started")
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE_NAME}"
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> str:
         if not (self.data_dir / "PG_VERSION").exists():
@@ -176,7 +179,7 @@ class EmbeddedPostgres:
     def _ensure_database(self) -> None:
         import psycopg
 
-        admin_url = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+        admin_url = self.url_for("postgres")
         deadline = time.monotonic() + 30
         while True:
             try:

@@ -1,0 +1,374 @@
+"""Working-day calendar for statutory deadlines (lịch ngày làm việc để tính hạn giải quyết).
+
+Pure: no I/O, no clock. Every datetime in or out is timezone-aware; naive input raises
+``CalendarError`` (a ``ValueError``). Results are aware datetimes in the calendar's time zone
+(``Asia/Ho_Chi_Minh`` by default); callers compare instants, so the zone of a result is cosmetic.
+
+Semantics
+---------
+* Working time = office hours (``OfficeHours.open`` to ``close``) on working days.
+* A day is a working day by this precedence, strongest first:
+  operator override ``working_days`` > operator override ``days_off`` > national calendar
+  (``holidays.Vietnam``: Tết âm lịch, Giỗ Tổ Hùng Vương, 30/4, 1/5, 2/9, observed days off, days
+  off swapped with a worked weekend day, and those worked weekend days themselves) > weekend rule
+  (Saturday and Sunday off).
+* "N ngày làm việc" = N full office days of working time counted from the moment of receipt. A
+  receipt after closing time or on a day off starts counting at the next opening, so a dossier
+  received Friday 18:00 with 1 working day is due Monday 17:00 (if Monday is a working day).
+* A deadline landing exactly at closing time is that day's closing time, never the next opening.
+* Working time is measured on the local wall clock. Asia/Ho_Chi_Minh has had no daylight saving
+  time since 1975, so this equals elapsed seconds there.
+* Pauses (the clock stops from a supplement request until the supplement arrives) extend the
+  deadline by the working time they cover; see ``WorkingCalendar.due_at``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from holidays import country_holidays
+
+__all__ = [
+    "CalendarError",
+    "CalendarOverrides",
+    "OfficeHours",
+    "WorkingCalendar",
+]
+
+_ONE_SECOND = timedelta(seconds=1)
+_SATURDAY = 5
+
+
+class CalendarError(ValueError):
+    """Invalid input to the calendar (naive datetime, negative duration, reversed pause)."""
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """One continuous working span per working day.
+
+    The lunch break is deliberately not modelled: statutory processing time is counted in whole
+    office days, and a 08:00–17:00 span makes "one working day" a single clean unit.
+    """
+
+    open: time = time(8, 0)
+    close: time = time(17, 0)
+
+    def __post_init__(self) -> None:
+        if self.open.tzinfo is not None or self.close.tzinfo is not None:
+            raise CalendarError("Giờ làm việc không được gắn múi giờ / office hours must be naive times")
+        if self.open >= self.close:
+            raise CalendarError("Giờ mở cửa phải trước giờ đóng cửa / open must be before close")
+
+    @property
+    def seconds_per_day(self) -> int:
+        span = datetime.combine(date.min, self.close) - datetime.combine(date.min, self.open)
+        return int(span // _ONE_SECOND)
+
+
+@dataclass(frozen=True)
+class CalendarOverrides:
+    """Operator overrides kept in the database: extra days off and swapped working weekend days."""
+
+    days_off: frozenset[date] = field(default_factory=frozenset)
+    working_days: frozenset[date] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class _NationalYear:
+    """One year of the national calendar as plain sets (cheap membership tests)."""
+
+    days_off: frozenset[date]
+    worked_weekend_days: frozenset[date]
+
+
+def _require_aware(t: datetime, name: str) -> None:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise CalendarError(f"{name} phải có múi giờ / {name} must be timezone-aware: {t!r}")
+
+
+class WorkingCalendar:
+    """Answers working-time questions for one set of overrides, office hours and time zone.
+
+    Immutable after construction; the caches only memoise pure functions of the inputs, so one
+    instance can be shared by every caller.
+    """
+
+    def __init__(
+        self,
+        overrides: CalendarOverrides = CalendarOverrides(),
+        hours: OfficeHours = OfficeHours(),
+        tz: str = "Asia/Ho_Chi_Minh",
+    ) -> None:
+        self._overrides = overrides
+        self._hours = hours
+        self._tz = ZoneInfo(tz)
+        self._seconds_per_day = hours.seconds_per_day
+        self._national: dict[int, _NationalYear] = {}
+        self._day_is_working: dict[date, bool] = {}
+        # Per year, the sorted ordinals of its working days: lets "the n-th working day after d"
+        # and "working days between a and b" be a bisect instead of a day-by-day walk.
+        self._working_ordinals: dict[int, list[int]] = {}
+
+    # ----------------------------------------------------------------- properties
+
+    @property
+    def overrides(self) -> CalendarOverrides:
+        return self._overrides
+
+    @property
+    def hours(self) -> OfficeHours:
+        return self._hours
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz
+
+    @property
+    def seconds_per_working_day(self) -> int:
+        return self._seconds_per_day
+
+    # ----------------------------------------------------------------- days
+
+    def is_working_day(self, d: date) -> bool:
+        cached = self._day_is_working.get(d)
+        if cached is None:
+            cached = self._decide_working_day(d)
+            self._day_is_working[d] = cached
+        return cached
+
+    def _decide_working_day(self, d: date) -> bool:
+        if d in self._overrides.working_days:
+            return True
+        if d in self._overrides.days_off:
+            return False
+        if d in self._national_year(d.year).days_off:
+            return False
+        if d.weekday() >= _SATURDAY:
+            # A swapped working weekend day can be recorded under a neighbouring year (e.g. the
+            # 31/12/2018 day off was paid back on Saturday 5/1/2019), so look one year either side.
+            return any(
+                d in self._national_year(year).worked_weekend_days
+                for year in (d.year - 1, d.year, d.year + 1)
+                if date.min.year <= year <= date.max.year
+            )
+        return True
+
+    def _national_year(self, year: int) -> _NationalYear:
+        cached = self._national.get(year)
+        if cached is None:
+            source = country_holidays("VN", years=year)
+            cached = _NationalYear(
+                days_off=frozenset(source.keys()),
+                worked_weekend_days=frozenset(source.weekend_workdays),
+            )
+            self._national[year] = cached
+        return cached
+
+    def _ordinals(self, year: int) -> list[int]:
+        cached = self._working_ordinals.get(year)
+        if cached is None:
+            first = date(year, 1, 1).toordinal()
+            last = date(year, 12, 31).toordinal()
+            cached = [o for o in range(first, last + 1) if self.is_working_day(date.fromordinal(o))]
+            self._working_ordinals[year] = cached
+        return cached
+
+    def _nth_working_day_after(self, d: date, n: int) -> date:
+        """The n-th (n >= 1) working day strictly after ``d``."""
+        ordinal, year = d.toordinal(), d.year
+        while True:
+            days = self._ordinals(year)
+            i = bisect_right(days, ordinal)
+            available = len(days) - i
+            if n <= available:
+                return date.fromordinal(days[i + n - 1])
+            n -= available
+            year += 1
+
+    def _nth_working_day_before(self, d: date, n: int) -> date:
+        """The n-th (n >= 1) working day strictly before ``d``."""
+        ordinal, year = d.toordinal(), d.year
+        while True:
+            days = self._ordinals(year)
+            i = bisect_left(days, ordinal)
+            if n <= i:
+                return date.fromordinal(days[i - n])
+            n -= i
+            year -= 1
+
+    def _working_days_strictly_between(self, a: date, b: date) -> int:
+        if b.toordinal() - a.toordinal() <= 1:
+            return 0
+        count = 0
+        for year in range(a.year, b.year + 1):
+            days = self._ordinals(year)
+            count += bisect_left(days, b.toordinal()) - bisect_right(days, a.toordinal())
+        return count
+
+    # ----------------------------------------------------------------- instants (local, naive)
+
+    def _to_local(self, t: datetime, name: str) -> datetime:
+        _require_aware(t, name)
+        return t.astimezone(self._tz).replace(tzinfo=None)
+
+    def _to_aware(self, local: datetime) -> datetime:
+        return local.replace(tzinfo=self._tz)
+
+    def _opening(self, d: date) -> datetime:
+        return datetime.combine(d, self._hours.open)
+
+    def _closing(self, d: date) -> datetime:
+        return datetime.combine(d, self._hours.close)
+
+    def _clamp_forward(self, local: datetime) -> datetime:
+        """Earliest working instant >= ``local``; working time is the span [open, close)."""
+        d = local.date()
+        if self.is_working_day(d) and local.time() < self._hours.close:
+            return max(local, self._opening(d))
+        return self._opening(self._nth_working_day_after(d, 1))
+
+    def _clamp_backward(self, local: datetime) -> datetime:
+        """Latest working instant <= ``local``; the mirror span (open, close]."""
+        d = local.date()
+        if self.is_working_day(d) and local.time() > self._hours.open:
+            return min(local, self._closing(d))
+        return self._closing(self._nth_working_day_before(d, 1))
+
+    def _seconds(self, span: timedelta) -> int:
+        return int(span // _ONE_SECOND)
+
+    # ----------------------------------------------------------------- public arithmetic
+
+    def next_working_instant(self, t: datetime) -> datetime:
+        """``t`` itself during office hours on a working day, else the next opening.
+
+        Closing time itself is not a working instant: 17:00 on Friday moves to Monday's opening.
+        """
+        return self._to_aware(self._clamp_forward(self._to_local(t, "t")))
+
+    def working_seconds_between(self, start: datetime, end: datetime) -> int:
+        """Office-hours seconds on working days inside [start, end); 0 if ``end <= start``."""
+        return self._between_local(self._to_local(start, "start"), self._to_local(end, "end"))
+
+    def _between_local(self, start: datetime, end: datetime) -> int:
+        s = self._clamp_forward(start)
+        e = self._clamp_backward(end)
+        if e <= s:
+            return 0
+        if s.date() == e.date():
+            return self._seconds(e - s)
+        whole_days = self._working_days_strictly_between(s.date(), e.date())
+        return (
+            self._seconds(self._closing(s.date()) - s)
+            + whole_days * self._seconds_per_day
+            + self._seconds(e - self._opening(e.date()))
+        )
+
+    def add_working_seconds(self, start: datetime, seconds: int) -> datetime:
+        """The instant ``seconds`` of working time after ``start``.
+
+        The clock starts at ``next_working_instant(start)``; ``seconds == 0`` returns exactly that.
+        A result landing on a closing time stays at that closing time.
+        """
+        if seconds < 0:
+            raise CalendarError(f"seconds phải >= 0 / seconds must be >= 0: {seconds}")
+        return self._to_aware(self._add_local(self._clamp_forward(self._to_local(start, "start")), seconds))
+
+    def _add_local(self, cur: datetime, seconds: int) -> datetime:
+        """``cur`` must already be a working instant (output of ``_clamp_forward``)."""
+        left_today = self._seconds(self._closing(cur.date()) - cur)
+        if seconds <= left_today:
+            return cur + timedelta(seconds=seconds)
+        full_days, part = divmod(seconds - left_today, self._seconds_per_day)
+        if part == 0:
+            return self._closing(self._nth_working_day_after(cur.date(), full_days))
+        day = self._nth_working_day_after(cur.date(), full_days + 1)
+        return self._opening(day) + timedelta(seconds=part)
+
+    def subtract_working_seconds(self, end: datetime, seconds: int) -> datetime:
+        """The instant ``seconds`` of working time before ``end`` (inverse of ``add_working_seconds``).
+
+        The clock runs back from the latest working instant <= ``end`` (a closing time when ``end``
+        is outside office hours); a result landing on an opening time stays at that opening time.
+        For ``seconds > 0``: ``add_working_seconds(subtract_working_seconds(e, s), s)`` is ``e``
+        clamped backward, and ``subtract_working_seconds(add_working_seconds(t, s), s)`` is
+        ``next_working_instant(t)``.
+        """
+        if seconds < 0:
+            raise CalendarError(f"seconds phải >= 0 / seconds must be >= 0: {seconds}")
+        cur = self._clamp_backward(self._to_local(end, "end"))
+        done_today = self._seconds(cur - self._opening(cur.date()))
+        if seconds <= done_today:
+            return self._to_aware(cur - timedelta(seconds=seconds))
+        full_days, part = divmod(seconds - done_today, self._seconds_per_day)
+        if part == 0:
+            return self._to_aware(self._opening(self._nth_working_day_before(cur.date(), full_days)))
+        day = self._nth_working_day_before(cur.date(), full_days + 1)
+        return self._to_aware(self._closing(day) - timedelta(seconds=part))
+
+    def add_working_days(self, start: datetime, days: int) -> datetime:
+        """``add_working_seconds(start, days * seconds_per_working_day)``."""
+        if days < 0:
+            raise CalendarError(f"days phải >= 0 / days must be >= 0: {days}")
+        return self.add_working_seconds(start, days * self._seconds_per_day)
+
+    def due_at(
+        self,
+        received_at: datetime,
+        working_days: int,
+        pauses: Sequence[tuple[datetime, datetime | None]] = (),
+    ) -> datetime | None:
+        """Statutory deadline: ``received_at`` + ``working_days``, the clock stopped during pauses.
+
+        Pauses may come in any order and may overlap (they are merged, so nothing counts twice);
+        parts before ``received_at`` are ignored. The clock runs until the budget of working time
+        is spent; a pause only extends the deadline if it starts before the deadline it would
+        otherwise have, so a supplement requested after a dossier is already late cannot make it
+        on time again. Returns ``None`` while a pause that started before the deadline is still
+        open (``end is None``): the clock is stopped and no deadline applies right now.
+        """
+        if working_days < 0:
+            raise CalendarError(f"working_days phải >= 0 / working_days must be >= 0: {working_days}")
+        cur = self._clamp_forward(self._to_local(received_at, "received_at"))
+        budget = working_days * self._seconds_per_day
+        for pause_start, pause_end in self._merged_pauses(pauses):
+            deadline = self._add_local(cur, budget)
+            if deadline <= pause_start:
+                return self._to_aware(deadline)
+            if pause_start > cur:
+                budget -= self._between_local(cur, pause_start)
+            if pause_end is None:
+                return None
+            cur = max(cur, self._clamp_forward(pause_end))
+        return self._to_aware(self._add_local(cur, budget))
+
+    def _merged_pauses(
+        self, pauses: Sequence[tuple[datetime, datetime | None]]
+    ) -> list[tuple[datetime, datetime | None]]:
+        """Pauses as sorted, non-overlapping local intervals; an open pause swallows all after it."""
+        local: list[tuple[datetime, datetime | None]] = []
+        for pause_start, pause_end in pauses:
+            s = self._to_local(pause_start, "pause start")
+            e = None if pause_end is None else self._to_local(pause_end, "pause end")
+            if e is not None and e < s:
+                raise CalendarError(
+                    f"Khoảng tạm dừng bị ngược / pause ends before it starts: {pause_start!r} > {pause_end!r}"
+                )
+            local.append((s, e))
+        local.sort(key=lambda p: p[0])
+        merged: list[tuple[datetime, datetime | None]] = []
+        for s, e in local:
+            if merged:
+                last_start, last_end = merged[-1]
+                if last_end is None:
+                    break
+                if s <= last_end:
+                    merged[-1] = (last_start, None if e is None else max(last_end, e))
+                    continue
+            merged.append((s, e))
+        return merged

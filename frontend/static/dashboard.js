@@ -1,0 +1,300 @@
+// The dashboard: live state, the panels around the map, and the hooks tests read.
+(function () {
+  "use strict";
+
+  const F = window.IocFormat;
+  const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
+  const STATE_RANK = { firing: 0, pending: 1, resolved: 2 };
+  const STATE_LABEL = { firing: "Đang cảnh báo", pending: "Chờ xác nhận", resolved: "Đã hết" };
+  const SEVERITY_LABEL = { critical: "Nghiêm trọng", warning: "Cảnh báo", info: "Thông tin" };
+  const MAX_ALERTS_SHOWN = 40;
+
+  const state = {
+    provinces: {}, // code -> P
+    alerts: {}, // id -> A
+    freshness: null,
+    window: null,
+    generatedAt: null,
+    connection: "connecting", // "connecting" | "open" | "closed"
+    hasSnapshot: false,
+  };
+
+  const dashboard = {
+    state,
+    deck: null,
+    ready: false,
+    renderedProvinceCodes() {
+      return provinceMap ? provinceMap.renderedProvinceCodes() : [];
+    },
+  };
+  window.iocDashboard = dashboard;
+
+  let provinceMap = null;
+  let renderQueued = false;
+
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // ---- live state ---------------------------------------------------------------------------
+
+  function applySnapshot(data) {
+    state.provinces = {};
+    for (const p of data.provinces) state.provinces[p.code] = p;
+    state.alerts = {};
+    for (const a of data.alerts) state.alerts[a.id] = a;
+    state.freshness = data.freshness;
+    state.window = data.window;
+    state.generatedAt = data.generated_at;
+    state.hasSnapshot = true;
+    scheduleRender();
+  }
+
+  function applyDelta(changes) {
+    for (const [key, value] of Object.entries(changes)) {
+      const [kind, id] = splitKey(key);
+      if (kind === "province") setOrDelete(state.provinces, id, value);
+      else if (kind === "alert") setOrDelete(state.alerts, id, value);
+      else if (kind === "freshness") state.freshness = value;
+    }
+    scheduleRender();
+  }
+
+  function splitKey(key) {
+    const colon = key.indexOf(":");
+    return colon < 0 ? [key, null] : [key.slice(0, colon), key.slice(colon + 1)];
+  }
+
+  function setOrDelete(table, id, value) {
+    if (value === null) delete table[id];
+    else table[id] = value;
+  }
+
+  function setConnection(status) {
+    state.connection = status;
+    renderStatus(new Date());
+  }
+
+  // ---- derived figures ----------------------------------------------------------------------
+
+  function nationalTotals(provinces) {
+    const totals = { received: 0, resolved: 0, open: 0, overdue: 0, due_soon: 0, late_without_apology: 0 };
+    let onTime = 0;
+    let rated = 0;
+    for (const p of provinces) {
+      for (const key of Object.keys(totals)) totals[key] += p[key] || 0;
+      if (p.on_time_rate !== null && p.resolved > 0) {
+        onTime += p.on_time_rate * p.resolved;
+        rated += p.resolved;
+      }
+    }
+    totals.on_time_rate = rated > 0 ? onTime / rated : null;
+    return totals;
+  }
+
+  function lastUpdate(freshness) {
+    const feed = freshness && freshness.dossier;
+    if (!feed) return null;
+    const at = feed.last_ingest_at || feed.last_event_at;
+    return at ? { at: new Date(at), expectedSeconds: feed.expected_every_seconds } : null;
+  }
+
+  // "live" only when the socket is up and the feed delivered within twice its expected cadence.
+  function liveStatus(now) {
+    if (state.connection !== "open" || !state.hasSnapshot) {
+      return state.hasSnapshot || state.connection === "closed"
+        ? { key: "disconnected", label: "Mất kết nối" }
+        : { key: "connecting", label: "Đang kết nối…" };
+    }
+    const update = lastUpdate(state.freshness);
+    if (!update) return { key: "stale", label: "Dữ liệu cũ" };
+    const ageSeconds = (now.getTime() - update.at.getTime()) / 1000;
+    if (ageSeconds > 2 * update.expectedSeconds) return { key: "stale", label: "Dữ liệu cũ" };
+    return { key: "live", label: "Trực tiếp" };
+  }
+
+  // ---- rendering ----------------------------------------------------------------------------
+
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      render();
+    });
+  }
+
+  function render() {
+    const provinces = Object.values(state.provinces);
+    renderTotals(nationalTotals(provinces));
+    renderAlerts(Object.values(state.alerts), new Date());
+    renderProvinceTable(provinces);
+    renderStatus(new Date());
+    if (state.window) $("window-label").textContent = windowLabel(state.window);
+    if (provinceMap) provinceMap.refresh();
+  }
+
+  function windowLabel(window) {
+    const days = /^(\d+)d$/.exec(window);
+    return days ? days[1] + " ngày qua" : window;
+  }
+
+  function renderTotals(t) {
+    $("total-received").textContent = F.integer(t.received);
+    $("total-resolved").textContent = F.integer(t.resolved);
+    const onTime = $("total-on-time");
+    onTime.textContent = F.percent(t.on_time_rate);
+    onTime.style.color = F.cssColour(F.band(t.on_time_rate).colour);
+    $("total-open").textContent = F.integer(t.open);
+    $("total-due-soon").textContent = "trong đó " + F.integer(t.due_soon) + " sắp đến hạn";
+    $("total-overdue").textContent = F.integer(t.overdue);
+    $("total-late-no-apology").textContent = F.integer(t.late_without_apology);
+  }
+
+  function alertOrder(a, b) {
+    return (STATE_RANK[a.state] - STATE_RANK[b.state]) ||
+      (SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]) ||
+      (alertTime(b) - alertTime(a));
+  }
+
+  function alertTime(a) {
+    return new Date(a.resolved_at || a.fired_at || a.active_since).getTime();
+  }
+
+  function renderAlerts(alerts, now) {
+    const feed = $("alert-feed");
+    const firing = alerts.filter((a) => a.state === "firing").length;
+    $("alert-count").textContent = firing > 0 ? firing + " đang cảnh báo" : "không có cảnh báo đang kích hoạt";
+    const items = alerts.slice().sort(alertOrder).slice(0, MAX_ALERTS_SHOWN).map((a) => {
+      const li = el("li", "alert severity-" + a.severity + " state-" + a.state);
+      li.title = a.summary_en;
+      li.appendChild(el("div", "alert-summary", a.summary_vi));
+      const meta = el("div", "alert-meta");
+      meta.appendChild(el("span", "alert-severity", SEVERITY_LABEL[a.severity] || a.severity));
+      meta.appendChild(el("span", "alert-state", STATE_LABEL[a.state] || a.state));
+      const province = a.province_code && state.provinces[a.province_code];
+      if (province) meta.appendChild(el("span", "alert-place", province.short_name));
+      meta.appendChild(el("span", "alert-age", F.timeSince(new Date(alertTime(a)), now)));
+      li.appendChild(meta);
+      return li;
+    });
+    if (items.length === 0) items.push(el("li", "alert-empty", "Không có cảnh báo."));
+    feed.replaceChildren(...items);
+  }
+
+  function renderProvinceTable(provinces) {
+    const rows = provinces.slice().sort((a, b) =>
+      (b.overdue - a.overdue) ||
+      ((a.on_time_rate ?? 2) - (b.on_time_rate ?? 2)) ||
+      a.short_name.localeCompare(b.short_name, "vi"));
+    const body = document.querySelector("#province-table tbody");
+    body.replaceChildren(...rows.map((p) => {
+      const tr = el("tr");
+      const name = el("td", "name");
+      const swatch = el("span", "swatch");
+      swatch.style.background = F.cssColour(F.band(p.on_time_rate).colour);
+      name.appendChild(swatch);
+      name.appendChild(document.createTextNode(p.short_name));
+      name.title = p.name;
+      tr.appendChild(name);
+      tr.appendChild(el("td", p.overdue > 0 ? "num overdue" : "num", F.integer(p.overdue)));
+      tr.appendChild(el("td", "num", F.percent(p.on_time_rate)));
+      tr.appendChild(el("td", "num", F.integer(p.open)));
+      tr.appendChild(el("td", "num", F.integer(p.received)));
+      return tr;
+    }));
+  }
+
+  function renderStatus(now) {
+    const status = liveStatus(now);
+    document.body.className = "status-" + status.key;
+    $("status-badge").textContent = status.label;
+
+    const update = lastUpdate(state.freshness);
+    $("freshness").textContent = update
+      ? "Cập nhật lúc " + F.clock(update.at) + " · " + F.timeSince(update.at, now)
+      : state.hasSnapshot ? "Nguồn dữ liệu chưa gửi số liệu" : "Chưa nhận dữ liệu";
+
+    const banner = $("status-banner");
+    const shownAt = update ? " (số liệu lúc " + F.clock(update.at) + ")" : "";
+    if (status.key === "disconnected") {
+      banner.textContent = "Mất kết nối tới máy chủ — số liệu đang hiển thị không còn trực tiếp" + shownAt +
+        ". Đang kết nối lại…";
+      banner.hidden = false;
+    } else if (status.key === "stale") {
+      banner.textContent = "Dữ liệu cũ: nguồn hồ sơ không gửi số liệu mới quá thời gian dự kiến" + shownAt + ".";
+      banner.hidden = false;
+    } else {
+      banner.hidden = true;
+    }
+  }
+
+  function renderLegend() {
+    const items = F.BANDS.concat([F.NO_DATA]).map((b) => {
+      const li = el("li");
+      const swatch = el("span", "swatch");
+      swatch.style.background = F.cssColour(b.colour);
+      li.appendChild(swatch);
+      li.appendChild(document.createTextNode(b.label));
+      return li;
+    });
+    $("legend-items").replaceChildren(...items);
+  }
+
+  function tick() {
+    const now = new Date();
+    $("clock").textContent = F.clock(now);
+    $("today").textContent = F.longDate(now);
+    renderStatus(now);
+  }
+
+  // ---- start --------------------------------------------------------------------------------
+
+  function maybeReady() {
+    if (!dashboard.ready && state.hasSnapshot && provinceMap && provinceMap.shapesLoaded) {
+      dashboard.ready = true;
+      document.body.dataset.ready = "true";
+    }
+  }
+
+  async function start() {
+    renderLegend();
+    tick();
+    setInterval(tick, 1000);
+
+    const live = new IocLive.LiveConnection({
+      onSnapshot: (data) => applySnapshot(data),
+      onDelta: (changes) => applyDelta(changes),
+      onStatus: (status) => setConnection(status),
+    });
+
+    let spec;
+    try {
+      const response = await fetch("/api/v1/map/spec");
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      spec = await response.json();
+    } catch (err) {
+      const box = $("map-error");
+      box.textContent = "Không tải được bản đồ (" + err.message + "). Tải lại trang để thử lại.";
+      box.hidden = false;
+      live.start();
+      return;
+    }
+    provinceMap = new IocMap.ProvinceMap($("map"), spec, () => state.provinces, {
+      onShapesLoaded: () => scheduleRender(),
+      // ready means the first snapshot's colours have reached the canvas, not just the DOM.
+      onAfterRender: () => {
+        if (!renderQueued) maybeReady();
+      },
+    });
+    dashboard.deck = provinceMap.deck;
+    live.start();
+  }
+
+  start();
+})();

@@ -1,0 +1,226 @@
+"""The dossier lifecycle as a pure fold: state = events applied in occurred_at order.
+
+received → [supplement_requested: the clock pauses → supplement_received: it resumes] →
+resolved → returned; or rejected / withdrawn. An apology letter may be recorded at any time.
+Events that make no sense in the current state (a second `received`, a resume with no pause)
+are kept in the event log but change nothing here: the log is the record of what sources said,
+the state is what the command centre believes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from alerts.calendar import WorkingCalendar
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class EventType(StrEnum):
+    RECEIVED = "received"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    SUPPLEMENT_RECEIVED = "supplement_received"
+    RESOLVED = "resolved"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    APOLOGY_ISSUED = "apology_issued"
+
+
+class Channel(StrEnum):
+    ONLINE = "online"
+    DIRECT = "direct"
+    POSTAL = "postal"
+
+
+# Ties on occurred_at are broken by lifecycle order so that a batch stamped to the second
+# still folds the same way whatever order the source listed it in.
+_TIE_ORDER = {kind: rank for rank, kind in enumerate(EventType)}
+
+
+@dataclass(frozen=True, slots=True)
+class DossierEvent:
+    occurred_at: datetime
+    dossier_code: str
+    event_type: EventType
+    source_id: str
+    event_id: str
+    province_code: str
+    commune_code: str | None
+    agency_code: str | None
+    procedure_code: str | None
+    channel: str | None
+
+    @property
+    def sort_key(self) -> tuple[datetime, int, str]:
+        return (self.occurred_at, _TIE_ORDER[self.event_type], self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Procedure:
+    code: str
+    sector: str
+    statutory_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class DossierState:
+    code: str
+    source_id: str
+    procedure_code: str
+    sector: str
+    statutory_days: int
+    agency_code: str | None
+    province_code: str
+    commune_code: str | None
+    channel: str
+    status: str
+    received_at: datetime
+    due_at: datetime | None
+    paused_at: datetime | None
+    paused_seconds: int
+    resolved_at: datetime | None
+    returned_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    late_since: datetime | None
+    apology_at: datetime | None
+    last_event_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+CalendarFor = Callable[[str], WorkingCalendar]
+ProcedureLookup = Callable[[str], Procedure | None]
+
+
+def deadline(calendar: WorkingCalendar, received_at: datetime, days: int, paused_seconds: int) -> datetime:
+    base = calendar.add_working_days(received_at, days)
+    return calendar.add_working_seconds(base, paused_seconds) if paused_seconds else base
+
+
+def outcome_of(resolved_at: datetime, due_at: datetime) -> str:
+    if resolved_at > due_at:
+        return "late"
+    # Early means a day ahead of the appointment, not seconds ahead of it.
+    if resolved_at.astimezone(LOCAL_TZ).date() < due_at.astimezone(LOCAL_TZ).date():
+        return "early"
+    return "on_time"
+
+
+def apply_event(
+    state: DossierState | None, event: DossierEvent, calendar_for: CalendarFor, procedure_of: ProcedureLookup
+) -> DossierState | None:
+    t = event.occurred_at
+    if state is None:
+        if event.event_type is not EventType.RECEIVED or event.procedure_code is None:
+            return None  # nothing to hang it on until the receipt arrives
+        procedure = procedure_of(event.procedure_code)
+        if procedure is None:
+            return None
+        calendar = calendar_for(event.province_code)
+        return DossierState(
+            code=event.dossier_code, source_id=event.source_id, procedure_code=procedure.code,
+            sector=procedure.sector, statutory_days=procedure.statutory_days, agency_code=event.agency_code,
+            province_code=event.province_code, commune_code=event.commune_code,
+            channel=event.channel or Channel.DIRECT.value, status="received", received_at=t,
+            due_at=deadline(calendar, t, procedure.statutory_days, 0), paused_at=None, paused_seconds=0,
+            resolved_at=None, returned_at=None, closed_at=None, outcome=None, late_since=None,
+            apology_at=None, last_event_at=t,
+        )  # fmt: skip
+    state = replace(state, last_event_at=max(state.last_event_at, t))
+    kind = event.event_type
+    if kind is EventType.APOLOGY_ISSUED:
+        return state if state.apology_at else replace(state, apology_at=t)
+    if kind is EventType.RETURNED:
+        if state.status == "resolved":
+            return replace(state, status="returned", returned_at=t)
+        if state.is_open:  # returned with no resolution recorded: the result was ready by then
+            return replace(_resolve(state, t, calendar_for), status="returned", returned_at=t)
+        return state
+    if not state.is_open:
+        return state
+    if kind is EventType.SUPPLEMENT_REQUESTED and state.paused_at is None:
+        if state.due_at is not None and t >= state.due_at:
+            return state  # asking for papers once already late does not stop the lateness
+        return replace(state, status="supplement_requested", paused_at=t, due_at=None)
+    if kind is EventType.SUPPLEMENT_RECEIVED and state.paused_at is not None:
+        return _resume(state, t, calendar_for)
+    if kind is EventType.RESOLVED:
+        return _resolve(state, t, calendar_for)
+    if kind in (EventType.REJECTED, EventType.WITHDRAWN):
+        running = _resume(state, t, calendar_for) if state.paused_at else state
+        late_since = running.due_at if running.due_at and running.due_at < t else None
+        return replace(running, status=kind.value, closed_at=t, late_since=late_since)
+    return state
+
+
+def _resume(state: DossierState, t: datetime, calendar_for: CalendarFor) -> DossierState:
+    assert state.paused_at is not None
+    calendar = calendar_for(state.province_code)
+    paused = state.paused_seconds + calendar.working_seconds_between(state.paused_at, t)
+    due = deadline(calendar, state.received_at, state.statutory_days, paused)
+    return replace(state, status="received", paused_at=None, paused_seconds=paused, due_at=due)
+
+
+def _resolve(state: DossierState, t: datetime, calendar_for: CalendarFor) -> DossierState:
+    running = _resume(state, t, calendar_for) if state.paused_at else state
+    assert running.due_at is not None
+    outcome = outcome_of(t, running.due_at)
+    return replace(
+        running, status="resolved", resolved_at=t, closed_at=t, outcome=outcome,
+        late_since=running.due_at if outcome == "late" else None,
+    )  # fmt: skip
+
+
+def fold(
+    state: DossierState | None,
+    events: Iterable[DossierEvent],
+    calendar_for: CalendarFor,
+    procedure_of: ProcedureLookup,
+) -> DossierState | None:
+    for event in sorted(events, key=lambda e: e.sort_key):
+        state = apply_event(state, event, calendar_for, procedure_of)
+    return state
+
+
+# -- rollup contributions ---------------------------------------------------------------------
+
+RollupKey = tuple[date, str, str]  # (local day, province, commune or '')
+ROLLUP_FIELDS = ("received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late")
+
+
+def contributions(state: DossierState | None) -> dict[RollupKey, dict[str, int]]:
+    """What one dossier adds to the daily rollup; the writer applies new minus old."""
+    if state is None:
+        return {}
+    commune = state.commune_code or ""
+    out: dict[RollupKey, dict[str, int]] = {}
+    received_key = (state.received_at.astimezone(LOCAL_TZ).date(), state.province_code, commune)
+    out[received_key] = {"received": 1, "received_online": int(state.channel == Channel.ONLINE)}
+    if state.resolved_at is not None and state.outcome is not None:
+        key = (state.resolved_at.astimezone(LOCAL_TZ).date(), state.province_code, commune)
+        counts = out.setdefault(key, {})
+        counts["resolved"] = counts.get("resolved", 0) + 1
+        field = f"resolved_{state.outcome}"
+        counts[field] = counts.get(field, 0) + 1
+    return out
+
+
+def rollup_delta(
+    pairs: Iterable[tuple[DossierState | None, DossierState | None]],
+) -> dict[RollupKey, dict[str, int]]:
+    delta: dict[RollupKey, dict[str, int]] = {}
+    for old, new in pairs:
+        for sign, state in ((-1, old), (1, new)):
+            for key, counts in contributions(state).items():
+                acc = delta.setdefault(key, {})
+                for field, n in counts.items():
+                    acc[field] = acc.get(field, 0) + sign * n
+    return {k: v for k, v in delta.items() if any(v.values())}

@@ -1,0 +1,229 @@
+"""Validating a batch of dossier events: pure, item by item, with a precise reason for each refusal.
+
+A bad item never stops the batch: it gets its own result and writes nothing. The writer receives
+only the accepted items, already normalised (current locality codes, catalogue procedures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ingest.lifecycle import Channel, DossierEvent, EventType, Procedure
+from ioc.localities.catalogue import LocalityCatalogue
+from ioc.localities.resolve import LocalityError, LocalityRef, resolve
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class ProcedureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Code
+    name: Name | None = None
+    sector: Name | None = None
+    statutory_days: Annotated[int, Field(ge=0, le=365)] | None = None
+
+
+class AgencyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Code
+    name: Name | None = None
+
+
+class LocalityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    commune_code: Code | None = None
+    province_code: Code | None = None
+    commune_name: Name | None = None
+    province_name: Name | None = None
+    legacy_province_code: Code | None = None
+    legacy_district_code: Code | None = None
+    legacy_ward_code: Code | None = None
+    legacy_province_name: Name | None = None
+    legacy_district_name: Name | None = None
+    legacy_ward_name: Name | None = None
+
+
+class DossierEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event_id: Code
+    dossier_code: Code
+    event_type: EventType
+    occurred_at: AwareDatetime
+    locality: LocalityIn
+    procedure: ProcedureIn | None = None
+    agency: AgencyIn | None = None
+    channel: Channel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    index: int
+    event_id: str | None
+    status: str  # accepted | duplicate | rejected
+    reason: str | None = None
+    message: str | None = None
+    converted_from: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "event_id": self.event_id, "status": self.status}
+        if self.reason:
+            out["reason"] = self.reason
+            out["message"] = self.message
+        if self.converted_from:
+            out["converted_from"] = self.converted_from
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class NewAgency:
+    code: str
+    name: str
+    province_code: str
+    commune_code: str | None
+
+
+@dataclass
+class ParsedBatch:
+    """Accepted events in input order (index → event) and a result for every refused item."""
+
+    accepted: list[tuple[int, DossierEvent, str | None]] = field(default_factory=list)
+    refused: list[ItemResult] = field(default_factory=list)
+    new_procedures: dict[str, tuple[Procedure, str]] = field(default_factory=dict)
+    agencies: dict[str, NewAgency] = field(default_factory=dict)
+
+
+class BatchFormatError(ValueError):
+    """The body as a whole is unreadable (not a JSON array, not NDJSON)."""
+
+
+def split_body(body: bytes, content_type: str) -> list[Any]:
+    """A JSON array, or NDJSON (one object per line). Lines that fail to parse become items the
+    validator refuses, so one broken line does not sink the rest of an NDJSON batch."""
+    if "ndjson" in content_type or "jsonlines" in content_type:
+        items: list[Any] = []
+        for line in body.splitlines():
+            if not line.strip():
+                continue
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                items.append(_Unparsable(str(exc)))
+        return items
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BatchFormatError(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(data, list):
+        raise BatchFormatError("body must be a JSON array of events (or NDJSON with Content-Type application/x-ndjson)")
+    return data
+
+
+@dataclass(frozen=True)
+class _Unparsable:
+    error: str
+
+
+ProcedureLookup = Callable[[str], Procedure | None]
+
+
+def _reject(index: int, event_id: str | None, reason: str, message: str) -> ItemResult:
+    return ItemResult(index, event_id, "rejected", reason, message)
+
+
+def _validation_reason(exc: ValidationError) -> tuple[str, str]:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    reason = "invalid_time" if first["loc"] and first["loc"][0] == "occurred_at" else "invalid_field"
+    messages = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    return reason, f"{where}: {messages}" if reason == "invalid_time" else messages
+
+
+def parse_batch(
+    items: Sequence[Any],
+    *,
+    source_id: str,
+    now: datetime,
+    future_tolerance: timedelta,
+    catalogue: LocalityCatalogue,
+    procedure_of: ProcedureLookup,
+) -> ParsedBatch:
+    batch = ParsedBatch()
+    seen_ids: set[str] = set()
+    latest_allowed = now + future_tolerance
+    for index, raw in enumerate(items):
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        event_id = event_id if isinstance(event_id, str) else None
+        if isinstance(raw, _Unparsable):
+            batch.refused.append(_reject(index, None, "malformed_json", raw.error))
+            continue
+        if not isinstance(raw, dict):
+            batch.refused.append(_reject(index, None, "invalid_field", "each event must be a JSON object"))
+            continue
+        try:
+            item = DossierEventIn.model_validate(raw)
+        except ValidationError as exc:
+            reason, message = _validation_reason(exc)
+            batch.refused.append(_reject(index, event_id, reason, message))
+            continue
+        if item.event_id in seen_ids:
+            batch.refused.append(
+                ItemResult(index, item.event_id, "duplicate", "duplicate_in_batch", "event_id repeats in this batch")
+            )
+            continue
+        if item.occurred_at > latest_allowed:
+            batch.refused.append(_reject(
+                index, item.event_id, "future_time",
+                f"occurred_at {item.occurred_at.isoformat()} is more than "
+                f"{int(future_tolerance.total_seconds())} s ahead of the server clock",
+            ))  # fmt: skip
+            continue
+        try:
+            place = resolve(LocalityRef(**item.locality.model_dump()), catalogue)
+        except LocalityError as exc:
+            batch.refused.append(_reject(index, item.event_id, exc.code, str(exc)))
+            continue
+        procedure_code: str | None = None
+        if item.procedure is not None:
+            procedure_code = item.procedure.code
+            known = procedure_of(procedure_code) or batch.new_procedures.get(procedure_code, (None, ""))[0]
+            if known is None:
+                declared = item.procedure
+                if declared.sector is None or declared.statutory_days is None:
+                    batch.refused.append(_reject(
+                        index, item.event_id, "unknown_procedure",
+                        f"procedure {procedure_code!r} is not in the catalogue; send its sector and "
+                        "statutory_days to register it",
+                    ))  # fmt: skip
+                    continue
+                batch.new_procedures[procedure_code] = (
+                    Procedure(procedure_code, declared.sector, declared.statutory_days),
+                    declared.name or procedure_code,
+                )
+        if item.event_type is EventType.RECEIVED and (procedure_code is None or item.channel is None):
+            batch.refused.append(_reject(
+                index, item.event_id, "missing_field", "a 'received' event needs procedure and channel"
+            ))  # fmt: skip
+            continue
+        agency_code = None
+        if item.agency is not None:
+            agency_code = item.agency.code
+            batch.agencies.setdefault(
+                agency_code,
+                NewAgency(agency_code, item.agency.name or agency_code, place.province_code, place.commune_code),
+            )
+        seen_ids.add(item.event_id)
+        event = DossierEvent(
+            occurred_at=item.occurred_at, dossier_code=item.dossier_code, event_type=item.event_type,
+            source_id=source_id, event_id=item.event_id, province_code=place.province_code,
+            commune_code=place.commune_code, agency_code=agency_code, procedure_code=procedure_code,
+            channel=item.channel.value if item.channel else None,
+        )  # fmt: skip
+        batch.accepted.append((index, event, place.converted_from))
+    return batch

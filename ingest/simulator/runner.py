@@ -1,0 +1,157 @@
+"""Post simulated dossier events to the public ingest API, as an external source would.
+
+The simulator goes through the same door as real sources (HTTP, API key, idempotent event ids),
+so a demo also exercises validation, deduplication and the live path end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ingest.simulator.generator import DossierSimulator, Event, SimulatorSettings
+
+log = logging.getLogger(__name__)
+
+INGEST_PATH = "/api/v1/ingest/dossier-events"
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass
+class SimulatorTotals:
+    batches: int = 0
+    events: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    failed_batches: int = 0  # refused as a whole (4xx): logged and skipped, never retried
+
+    def add(self, response: dict[str, Any], sent: int) -> None:
+        self.batches += 1
+        self.events += sent
+        self.accepted += int(response.get("accepted", 0))
+        self.duplicate += int(response.get("duplicate", 0))
+        self.rejected += int(response.get("rejected", 0))
+
+
+def _run_tag(now: datetime) -> str:
+    """A short tag unique per start-up second, so a restarted demo does not look like resends."""
+    raw = int(now.timestamp()).to_bytes(5, "big")
+    return base64.b32encode(raw).decode().rstrip("=").lower()
+
+
+async def run_simulator(
+    base_url: str,
+    api_key: str,
+    *,
+    rate_per_second: float,
+    batch_size: int = 500,
+    duration: float | None = None,
+    seed: int = 1,
+    stop: asyncio.Event | None = None,
+    time_scale: float = 3600.0,
+    backfill: timedelta = timedelta(days=7),
+    tick_seconds: float = 1.0,
+    log_every_seconds: float = 10.0,
+    settings: SimulatorSettings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SimulatorTotals:
+    """Generate and post events until `duration` real seconds pass or `stop` is set.
+
+    `rate_per_second` is new dossiers per real second (each yields about three events over its
+    life). `settings`, when given, overrides the seed / rate / scale / backfill arguments.
+    """
+    stop = stop or asyncio.Event()
+    started_at = datetime.now(UTC)
+    settings = settings or SimulatorSettings(
+        seed=seed,
+        rate_per_second=rate_per_second,
+        time_scale=time_scale,
+        backfill=backfill,
+        run_tag=_run_tag(started_at),
+    )
+    simulator = DossierSimulator(settings, started_at)
+    totals = SimulatorTotals()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    began = last_tick = last_log = time.monotonic()
+
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, timeout=30.0, transport=transport
+    ) as client:
+        while not stop.is_set():
+            tick = time.monotonic()
+            if duration is not None and tick - began >= duration:
+                break
+            events = simulator.advance(tick - last_tick, datetime.now(UTC))
+            last_tick = tick
+            for start in range(0, len(events), batch_size):
+                batch = events[start : start + batch_size]
+                if not await _post_with_retry(client, batch, totals, stop):
+                    break
+            if time.monotonic() - last_log >= log_every_seconds:
+                last_log = time.monotonic()
+                _log_totals(totals, simulator)
+            await _sleep_unless_stopped(stop, tick + tick_seconds - time.monotonic())
+    _log_totals(totals, simulator)
+    return totals
+
+
+async def _post_with_retry(
+    client: httpx.AsyncClient, batch: list[Event], totals: SimulatorTotals, stop: asyncio.Event
+) -> bool:
+    """Post one batch; retry transport errors and 5xx with backoff. False when stopped."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            response = await client.post(INGEST_PATH, json=batch)
+        except httpx.TransportError as exc:
+            log.warning("ingest API unreachable (%s); retrying in %.1f s", exc, backoff)
+        else:
+            if response.status_code == 200:
+                totals.add(response.json(), len(batch))
+                return True
+            if response.status_code not in _RETRY_STATUSES:
+                # A batch the server will never take (bad key, bad body) must not block the rest.
+                totals.failed_batches += 1
+                log.error(
+                    "ingest API refused a batch of %d: HTTP %d %s",
+                    len(batch),
+                    response.status_code,
+                    response.text[:300],
+                )
+                return True
+            log.warning("ingest API answered HTTP %d; retrying in %.1f s", response.status_code, backoff)
+        await _sleep_unless_stopped(stop, backoff)
+        backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
+    return False
+
+
+async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    if seconds <= 0:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _log_totals(totals: SimulatorTotals, simulator: DossierSimulator) -> None:
+    log.info(
+        "simulator: %d events in %d batches — accepted %d, duplicate %d, rejected %d, "
+        "failed batches %d; simulated clock %s%s",
+        totals.events,
+        totals.batches,
+        totals.accepted,
+        totals.duplicate,
+        totals.rejected,
+        totals.failed_batches,
+        simulator.clock.isoformat(timespec="seconds"),
+        "" if simulator.caught_up else " (catching up)",
+    )

@@ -1,0 +1,230 @@
+"""Writing a validated batch in one transaction, set-based: a handful of round trips per batch
+whatever its size (receipts, catalogue, binary COPY of events, state upsert, rollup upsert).
+
+Idempotency comes from the receipt ledger: an event id already recorded for its source is a
+duplicate and touches nothing. Dossier state is a fold of events in occurred_at order: when every
+new event of a dossier is newer than its state, the fold continues from that state; otherwise
+(out-of-order arrival, or events that came before the receipt) it is recomputed from the whole
+stored history, which already contains this batch's events because we are in its transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ingest.lifecycle import (
+    ROLLUP_FIELDS,
+    DossierEvent,
+    DossierState,
+    EventType,
+    fold,
+    rollup_delta,
+)
+from ingest.parse import ItemResult, ParsedBatch
+from ingest.reference import CalendarStore, ProcedureCache
+from ioc.db.pool import Conn
+
+LIVE_CHANNEL = "ioc_live"
+
+INSERT_RECEIPTS = """
+INSERT INTO event_receipt (source_id, event_id)
+SELECT %s, unnest(%s::text[])
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+ENSURE_PARTITIONS = "SELECT ensure_dossier_event_partitions(%s, %s)"
+INSERT_PROCEDURES = """
+INSERT INTO procedure (code, name, sector, statutory_days)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[])
+ON CONFLICT (code) DO NOTHING
+"""
+UPSERT_AGENCIES = """
+INSERT INTO agency (code, name, province_code, commune_code)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
+WHERE agency.name IS DISTINCT FROM EXCLUDED.name
+"""
+EVENT_COLUMNS = (
+    "occurred_at", "dossier_code", "event_type", "source_id", "event_id", "ingested_at",
+    "province_code", "commune_code", "agency_code", "procedure_code", "channel",
+)  # fmt: skip
+COPY_EVENTS = f"COPY dossier_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+EVENT_TYPES = ["timestamptz", "text", "text", "text", "text", "timestamptz", "text", "text", "text", "text", "text"]
+STATE_COLUMNS = tuple(f.name for f in fields(DossierState))
+SELECT_STATES = f"SELECT {', '.join(STATE_COLUMNS)} FROM dossier WHERE code = ANY(%s) ORDER BY code FOR UPDATE"
+SELECT_HISTORY = """
+SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code, commune_code,
+       agency_code, procedure_code, channel
+FROM dossier_event WHERE dossier_code = ANY(%s)
+"""
+_STATE_TYPES = {
+    "statutory_days": "int", "paused_seconds": "bigint",
+    **{n: "timestamptz" for n in STATE_COLUMNS if n.endswith("_at") or n in ("late_since",)},
+}  # fmt: skip
+UPSERT_STATES = f"""
+INSERT INTO dossier ({", ".join(STATE_COLUMNS)}, updated_at)
+SELECT *, now() FROM unnest({", ".join(f"%s::{_STATE_TYPES.get(n, 'text')}[]" for n in STATE_COLUMNS)})
+ON CONFLICT (code) DO UPDATE SET
+{", ".join(f"{n} = EXCLUDED.{n}" for n in STATE_COLUMNS if n != "code")}, updated_at = now()
+"""
+UPSERT_ROLLUP = f"""
+INSERT INTO dossier_daily (day, province_code, commune_code, {", ".join(ROLLUP_FIELDS)})
+SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], {", ".join("%s::int[]" for _ in ROLLUP_FIELDS)})
+ON CONFLICT (day, province_code, commune_code) DO UPDATE SET
+{", ".join(f"{f} = dossier_daily.{f} + EXCLUDED.{f}" for f in ROLLUP_FIELDS)}
+"""
+UPSERT_FRESHNESS = """
+INSERT INTO feed_freshness (source_id, stream, last_event_at, last_ingest_at)
+VALUES (%s, 'dossier', %s, now())
+ON CONFLICT (source_id, stream) DO UPDATE SET
+    last_event_at = GREATEST(feed_freshness.last_event_at, EXCLUDED.last_event_at),
+    last_ingest_at = now()
+"""
+NOTIFY = "SELECT pg_notify(%s, %s)"
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    results: list[ItemResult]
+    accepted: int
+    duplicate: int
+    rejected: int
+    provinces: frozenset[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "results": [r.as_dict() for r in self.results],
+        }
+
+
+class DossierWriter:
+    def __init__(self, procedures: ProcedureCache, calendars: CalendarStore) -> None:
+        self._procedures = procedures
+        self._calendars = calendars
+        self._months_ready: set[tuple[int, int]] = set()
+
+    async def ensure_partitions(self, conn: Conn, events: Sequence[DossierEvent]) -> None:
+        """Run outside the batch's transaction so writers never queue on partition creation."""
+        months = {(e.occurred_at.year, e.occurred_at.month) for e in events} - self._months_ready
+        if not months:
+            return
+        times = [e.occurred_at for e in events]
+        await conn.execute(ENSURE_PARTITIONS, [min(times), max(times)])
+        await conn.commit()
+        self._months_ready |= months
+
+    async def write(self, conn: Conn, source_id: str, batch: ParsedBatch, now: datetime) -> WriteOutcome:
+        """Write inside the caller's open transaction; the caller commits."""
+        candidates = [event for _, event, _ in batch.accepted]
+        fresh_ids: set[str] = set()
+        if candidates:
+            cur = await conn.execute(INSERT_RECEIPTS, [source_id, [e.event_id for e in candidates]])
+            fresh_ids = {str(row[0]) for row in await cur.fetchall()}
+        fresh = [e for e in candidates if e.event_id in fresh_ids]
+        if fresh:
+            await self._write_catalogue(conn, batch, fresh)
+            await self._copy_events(conn, fresh, now)
+            provinces = await self._apply_to_states(conn, fresh)
+            await conn.execute(UPSERT_FRESHNESS, [source_id, max(e.occurred_at for e in fresh)])
+            payload = orjson.dumps({"stream": "dossier", "provinces": sorted(provinces)}).decode()
+            await conn.execute(NOTIFY, [LIVE_CHANNEL, payload])
+        else:
+            provinces = set()
+        return self._outcome(batch, fresh_ids, frozenset(provinces))
+
+    @staticmethod
+    def _outcome(batch: ParsedBatch, fresh_ids: set[str], provinces: frozenset[str]) -> WriteOutcome:
+        results = list(batch.refused)
+        for index, event, converted_from in batch.accepted:
+            if event.event_id in fresh_ids:
+                results.append(ItemResult(index, event.event_id, "accepted", converted_from=converted_from))
+            else:
+                results.append(ItemResult(
+                    index, event.event_id, "duplicate", "already_ingested",
+                    "this source already sent an event with this event_id",
+                ))  # fmt: skip
+        results.sort(key=lambda r: r.index)
+        counts = defaultdict(int, {"accepted": 0, "duplicate": 0, "rejected": 0})
+        for r in results:
+            counts[r.status] += 1
+        return WriteOutcome(results, counts["accepted"], counts["duplicate"], counts["rejected"], provinces)
+
+    async def _write_catalogue(self, conn: Conn, batch: ParsedBatch, fresh: list[DossierEvent]) -> None:
+        used_procedures = {e.procedure_code for e in fresh}
+        new = [(p, name) for code, (p, name) in batch.new_procedures.items() if code in used_procedures]
+        if new:
+            await conn.execute(INSERT_PROCEDURES, [
+                [p.code for p, _ in new], [name for _, name in new],
+                [p.sector for p, _ in new], [p.statutory_days for p, _ in new],
+            ])  # fmt: skip
+            for procedure, _ in new:
+                self._procedures.remember(procedure)
+        used_agencies = {e.agency_code for e in fresh}
+        agencies = [a for code, a in batch.agencies.items() if code in used_agencies]
+        if agencies:
+            await conn.execute(UPSERT_AGENCIES, [
+                [a.code for a in agencies], [a.name for a in agencies],
+                [a.province_code for a in agencies], [a.commune_code for a in agencies],
+            ])  # fmt: skip
+
+    @staticmethod
+    async def _copy_events(conn: Conn, events: list[DossierEvent], now: datetime) -> None:
+        async with conn.cursor().copy(COPY_EVENTS) as copy:
+            copy.set_types(EVENT_TYPES)
+            for e in events:
+                await copy.write_row((
+                    e.occurred_at, e.dossier_code, e.event_type.value, e.source_id, e.event_id, now,
+                    e.province_code, e.commune_code, e.agency_code, e.procedure_code, e.channel,
+                ))  # fmt: skip
+
+    async def _apply_to_states(self, conn: Conn, fresh: list[DossierEvent]) -> set[str]:
+        by_dossier: dict[str, list[DossierEvent]] = defaultdict(list)
+        for event in fresh:
+            by_dossier[event.dossier_code].append(event)
+        cur = await conn.execute(SELECT_STATES, [sorted(by_dossier)])
+        old: dict[str, DossierState] = {}
+        for row in await cur.fetchall():
+            state = DossierState(*row)  # type: ignore[arg-type]
+            old[state.code] = state
+        needs_history = [
+            code for code, events in by_dossier.items()
+            if code not in old or min(e.occurred_at for e in events) < old[code].last_event_at
+        ]  # fmt: skip
+        history: dict[str, list[DossierEvent]] = defaultdict(list)
+        if needs_history:
+            cur = await conn.execute(SELECT_HISTORY, [needs_history])
+            for row in await cur.fetchall():
+                event = DossierEvent(row[0], row[1], EventType(row[2]), *row[3:])  # type: ignore[arg-type]
+                history[event.dossier_code].append(event)
+        calendar_for = self._calendars.calendar_for
+        procedure_of = self._procedures.get
+        pairs: list[tuple[DossierState | None, DossierState | None]] = []
+        for code, events in by_dossier.items():
+            if code in history:
+                new = fold(None, history[code], calendar_for, procedure_of)
+            else:
+                new = fold(old.get(code), events, calendar_for, procedure_of)
+            if new != old.get(code):
+                pairs.append((old.get(code), new))
+        changed = [new for _, new in pairs if new is not None]
+        if changed:
+            columns = [[getattr(s, n) for s in changed] for n in STATE_COLUMNS]
+            await conn.execute(UPSERT_STATES, columns)
+        delta = rollup_delta(pairs)
+        if delta:
+            keys = list(delta)
+            await conn.execute(UPSERT_ROLLUP, [
+                [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                *[[delta[k].get(f, 0) for k in keys] for f in ROLLUP_FIELDS],
+            ])  # fmt: skip
+        return {e.province_code for e in fresh} | {s.province_code for s in changed}
+

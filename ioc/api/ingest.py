@@ -1,0 +1,110 @@
+"""POST /api/v1/ingest/dossier-events: the push API data sources call.
+
+Per-source API key (Authorization: Bearer …, or X-API-Key). A JSON array or NDJSON body. Every
+item gets a result — accepted, duplicate or rejected with a reason — and accepted items are
+committed before the response leaves. A body or batch over the limits is refused whole (413)
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from ingest.parse import BatchFormatError, parse_batch, split_body
+from ingest.reference import CalendarStore, ProcedureCache
+from ingest.writer import DossierWriter
+from ioc.api.deps import AppState, app_state
+from ioc.sources import source_for_key
+
+
+@dataclass
+class IngestContext:
+    procedures: ProcedureCache
+    calendars: CalendarStore
+    writer: DossierWriter
+
+
+def api_key_of(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key")
+
+
+async def read_capped_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body of {declared} bytes exceeds the limit of {limit} bytes; nothing was written")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body exceeds the limit of {limit} bytes; nothing was written")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def ingest_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/v1/ingest/dossier-events")
+    async def ingest_dossier_events(request: Request) -> Response:
+        state: AppState = app_state(request)
+        settings, metrics, ctx = state.settings, state.metrics, state.ingest
+        started = time.perf_counter()
+        key = api_key_of(request)
+        if not key:
+            raise HTTPException(401, "missing API key (Authorization: Bearer <key>)")
+        async with state.pool.connection() as conn:
+            source_id = await source_for_key(conn, key)
+            await conn.commit()
+        if source_id is None:
+            raise HTTPException(401, "unknown or revoked API key")
+        try:
+            body = await read_capped_body(request, settings.max_body_bytes)
+        except HTTPException:
+            metrics.ingest_batches_refused.labels("dossier", "body_too_large").inc()
+            raise
+        try:
+            items = split_body(body, request.headers.get("content-type", "application/json"))
+        except BatchFormatError as exc:
+            metrics.ingest_batches_refused.labels("dossier", "malformed").inc()
+            raise HTTPException(400, str(exc)) from exc
+        if len(items) > settings.max_batch_items:
+            metrics.ingest_batches_refused.labels("dossier", "too_many_items").inc()
+            raise HTTPException(
+                413, f"batch of {len(items)} events exceeds the limit of {settings.max_batch_items}; "
+                "nothing was written",
+            )  # fmt: skip
+        now = datetime.now(UTC)
+        async with state.pool.connection() as conn:
+            codes = {
+                p["code"] for item in items
+                if isinstance(item, dict) and isinstance(p := item.get("procedure"), dict)
+                and isinstance(p.get("code"), str)
+            }  # fmt: skip
+            await ctx.procedures.prefetch(conn, codes)
+            await ctx.calendars.refresh_if_stale(conn)
+            await conn.commit()
+            batch = parse_batch(
+                items, source_id=source_id, now=now,
+                future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+                catalogue=state.catalogue, procedure_of=ctx.procedures.get,
+            )  # fmt: skip
+            await ctx.writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
+            async with conn.transaction():
+                outcome = await ctx.writer.write(conn, source_id, batch, now)
+        for result, n in (("accepted", outcome.accepted), ("duplicate", outcome.duplicate),
+                          ("rejected", outcome.rejected)):  # fmt: skip
+            if n:
+                metrics.ingest_events.labels("dossier", result).inc(n)
+        metrics.ingest_batch_seconds.labels("dossier").observe(time.perf_counter() - started)
+        return Response(orjson.dumps(outcome.as_dict()), media_type="application/json")
+
+    return router

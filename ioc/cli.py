@@ -1,0 +1,195 @@
+"""`ioc` — one codebase, several entry points.
+
+  ioc demo       everything in one process on the embedded database, with the simulator
+  ioc api        the API + WebSocket process (add --with-alerts to also run the alert engine)
+  ioc alerts     the alert engine alone
+  ioc migrate    apply migrations and load the locality catalogue, then exit
+  ioc simulate   send a simulated dossier stream to a running API
+  ioc source     register a data source and print its API key
+
+With IOC_DATABASE_URL unset, every command starts (or shares) the embedded PostgreSQL cluster
+under IOC_DATA_DIR and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import uvicorn
+
+from ioc.db.embedded import EmbeddedPostgres
+from ioc.db.localities import sync_localities
+from ioc.db.migrate import apply_migrations
+from ioc.localities.catalogue import load_catalogue
+from ioc.settings import Settings
+from ioc.sources import register_source
+
+log = logging.getLogger("ioc")
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with EmbeddedPostgres(settings.data_dir / "pgdata", timescale=settings.embedded_timescale) as pg:
+        yield pg.url
+
+
+def prepare_database(url: str) -> None:
+    applied = apply_migrations(url)
+    if applied:
+        log.info("migrations applied: %s", ", ".join(applied))
+    loaded = sync_localities(url, load_catalogue())
+    if loaded:
+        log.info("loaded %d localities", loaded)
+
+
+def _uvicorn_server(settings: Settings, url: str, *, run_alerts: bool) -> uvicorn.Server:
+    from ioc.app import create_app
+
+    app = create_app(settings, url, run_alerts=run_alerts)
+    # permessage-deflate costs ~4x memory per connection for little gain on small JSON deltas.
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="info", ws_per_message_deflate=False,
+        lifespan="on",
+    )  # fmt: skip
+    return uvicorn.Server(config)
+
+
+async def _serve_with(server: uvicorn.Server, *extra: asyncio.Task[None]) -> None:
+    try:
+        await server.serve()
+    finally:
+        for task in extra:
+            task.cancel()
+        for task in extra:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from ingest.simulator.runner import run_simulator
+
+    with database(settings) as url:
+        prepare_database(url)
+        key = register_source(url, "simulator", "Bộ mô phỏng hồ sơ (simulator)")
+        server = _uvicorn_server(settings, url, run_alerts=True)
+        base = f"http://{settings.host}:{settings.port}"
+
+        async def main() -> None:
+            async def simulate() -> None:
+                while not server.started:
+                    await asyncio.sleep(0.1)
+                print(f"\n  IOC đang chạy / IOC is running: {base}/\n", flush=True)
+                await run_simulator(
+                    base, key, rate_per_second=settings.simulate_rate, time_scale=settings.simulate_time_scale
+                )
+
+            await _serve_with(server, asyncio.create_task(simulate()))
+
+        asyncio.run(main())
+
+
+def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
+    with database(settings) as url:
+        prepare_database(url)
+        asyncio.run(_serve_with(_uvicorn_server(settings, url, run_alerts=args.with_alerts)))
+
+
+def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
+    from alerts.scheduler import start_alert_scheduler
+    from alerts.shell import AlertEngine
+    from ingest.reference import CalendarStore
+    from ioc.db.pool import make_pool
+    from ioc.metrics import Metrics
+
+    with database(settings) as url:
+        prepare_database(url)
+
+        async def main() -> None:
+            pool = make_pool(settings, url)
+            await pool.open(wait=True, timeout=30)
+            calendars = CalendarStore()
+            async with pool.connection() as conn:
+                await calendars.refresh_if_stale(conn)
+            scheduler = start_alert_scheduler(
+                pool, AlertEngine(calendars.calendar_for(""), Metrics()), settings.alert_interval_seconds
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            log.info("alert engine running every %.0f s", settings.alert_interval_seconds)
+            await stop.wait()
+            scheduler.shutdown(wait=False)
+            await pool.close()
+
+        asyncio.run(main())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    with database(settings) as url:
+        prepare_database(url)
+    print("database is up to date")
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from ingest.simulator.runner import run_simulator
+
+    asyncio.run(run_simulator(
+        args.url, args.key, rate_per_second=args.rate, duration=args.duration, time_scale=args.time_scale,
+    ))  # fmt: skip
+
+
+def cmd_source(settings: Settings, args: argparse.Namespace) -> None:
+    with database(settings) as url:
+        prepare_database(url)
+        key = register_source(url, args.id, args.name or args.id, args.key)
+    print(key)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ioc", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="whole product + simulator on the embedded database").set_defaults(fn=cmd_demo)
+    api = sub.add_parser("api", help="API and WebSocket process")
+    api.add_argument("--with-alerts", action="store_true", help="also run the alert engine in this process")
+    api.set_defaults(fn=cmd_api)
+    sub.add_parser("alerts", help="alert engine process").set_defaults(fn=cmd_alerts)
+    sub.add_parser("migrate", help="apply migrations, load localities").set_defaults(fn=cmd_migrate)
+    sim = sub.add_parser("simulate", help="send a simulated dossier stream to an API")
+    sim.add_argument("--url", default="http://127.0.0.1:8000")
+    sim.add_argument("--key", required=True, help="the source's API key")
+    sim.add_argument("--rate", type=float, default=50.0, help="events per second")
+    sim.add_argument("--time-scale", type=float, default=3600.0, help="simulated seconds per real second")
+    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.set_defaults(fn=cmd_simulate)
+    src = sub.add_parser("source", help="register a data source (or rotate its key) and print the key")
+    src.add_argument("id")
+    src.add_argument("--name")
+    src.add_argument("--key", help="use this key instead of a random one")
+    src.set_defaults(fn=cmd_source)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    started = datetime.now(UTC)
+    with contextlib.suppress(KeyboardInterrupt):
+        args.fn(settings, args)
+    log.debug("ran %s for %s", args.command, datetime.now(UTC) - started)
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,45 @@
+"""Prometheus metrics, `ioc_<subsystem>_<what>_<unit>`, in one registry passed to whoever counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ioc.live.hub import HubMetrics
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.ingest_events = Counter(
+            "ioc_ingest_events_total", "Ingested dossier events by result", ["stream", "result"], registry=r
+        )
+        self.ingest_batch_seconds = Histogram(
+            "ioc_ingest_batch_duration_seconds", "Time to validate and commit one ingest batch", ["stream"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,
+        )  # fmt: skip
+        self.ingest_batches_refused = Counter(
+            "ioc_ingest_batches_refused_total", "Whole batches refused", ["stream", "reason"], registry=r
+        )
+        self.alert_transitions = Counter(
+            "ioc_alerts_transitions_total", "Alert state transitions", ["rule", "to_state"], registry=r
+        )
+        self.alert_evaluation_seconds = Histogram(
+            "ioc_alerts_evaluation_duration_seconds", "Time for one evaluation of all rules", registry=r
+        )
+        self.ws_clients = Gauge("ioc_live_websocket_clients", "Connected WebSocket clients", registry=r)
+        self.ws_dropped = Counter(
+            "ioc_live_messages_dropped_total", "Messages dropped for slow clients (they get a snapshot)",
+            registry=r,
+        )  # fmt: skip
+        self.ws_deltas = Counter("ioc_live_deltas_total", "Deltas published by the live hub", registry=r)
+        self.notifications = Counter(
+            "ioc_live_notifications_total", "PostgreSQL notifications received", ["channel"], registry=r
+        )
+
+    def hub_metrics(self) -> HubMetrics:
+        return HubMetrics(clients=self.ws_clients.set, dropped=self.ws_dropped.inc, deltas=self.ws_deltas.inc)
