@@ -235,7 +235,7 @@ class AlertEngine:
             })  # fmt: skip
             row = await cur.fetchone()
             assert row is not None
-            alert_id = int(row[0])  # type: ignore[call-overload]
+            alert_id: int = int(row[0])  # type: ignore[call-overload]
         else:
             cur = await conn.execute(UPDATE_ALERT_STATE, {
                 "state": t.to_state.value, "at": t.at, "id": t.alert_id, "version": t.expected_version,

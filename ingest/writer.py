@@ -34,19 +34,19 @@ LIVE_CHANNEL = "ioc_live"
 
 INSERT_RECEIPTS = """
 INSERT INTO event_receipt (source_id, event_id)
-SELECT %s, unnest(%s::text[])
+SELECT %s, unnest(%b::text[])
 ON CONFLICT DO NOTHING
 RETURNING event_id
 """
 ENSURE_PARTITIONS = "SELECT ensure_dossier_event_partitions(%s, %s)"
 INSERT_PROCEDURES = """
 INSERT INTO procedure (code, name, sector, statutory_days)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::int[])
 ON CONFLICT (code) DO NOTHING
 """
 UPSERT_AGENCIES = """
 INSERT INTO agency (code, name, province_code, commune_code)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[])
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, updated_at = now()
 WHERE agency.name IS DISTINCT FROM EXCLUDED.name
 """
@@ -69,13 +69,13 @@ _STATE_TYPES = {
 }  # fmt: skip
 UPSERT_STATES = f"""
 INSERT INTO dossier ({", ".join(STATE_COLUMNS)}, updated_at)
-SELECT *, now() FROM unnest({", ".join(f"%s::{_STATE_TYPES.get(n, 'text')}[]" for n in STATE_COLUMNS)})
+SELECT *, now() FROM unnest({", ".join(f"%b::{_STATE_TYPES.get(n, 'text')}[]" for n in STATE_COLUMNS)})
 ON CONFLICT (code) DO UPDATE SET
 {", ".join(f"{n} = EXCLUDED.{n}" for n in STATE_COLUMNS if n != "code")}, updated_at = now()
 """
 UPSERT_ROLLUP = f"""
 INSERT INTO dossier_daily (day, province_code, commune_code, {", ".join(ROLLUP_FIELDS)})
-SELECT * FROM unnest(%s::date[], %s::text[], %s::text[], {", ".join("%s::int[]" for _ in ROLLUP_FIELDS)})
+SELECT * FROM unnest(%b::date[], %b::text[], %b::text[], {", ".join("%b::int[]" for _ in ROLLUP_FIELDS)})
 ON CONFLICT (day, province_code, commune_code) DO UPDATE SET
 {", ".join(f"{f} = dossier_daily.{f} + EXCLUDED.{f}" for f in ROLLUP_FIELDS)}
 """

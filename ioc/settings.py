@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,14 @@ class Settings(BaseSettings):
     pool_max_size: int = 10
 
     simulate_rate: float = Field(default=50.0, description="events per second the demo simulator sends")
-    simulate_time_scale: float = 3600.0
+    # Simulated seconds per real second while the simulator catches up on its back-filled week.
+    simulate_time_scale: float = 20000.0
+
+    @field_validator("database_url", "boundary_file", "public_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # docker-compose passes unset optional variables as empty strings.
+        return None if value == "" else value
 
     def require_database_url(self) -> str:
         if not self.database_url:

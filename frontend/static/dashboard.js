@@ -22,6 +22,7 @@
   const dashboard = {
     state,
     deck: null,
+    live: null, // the LiveConnection: its epoch and seq are the resume position
     ready: false,
     renderedProvinceCodes() {
       return provinceMap ? provinceMap.renderedProvinceCodes() : [];
@@ -272,6 +273,7 @@
       onDelta: (changes) => applyDelta(changes),
       onStatus: (status) => setConnection(status),
     });
+    dashboard.live = live;
 
     let spec;
     try {

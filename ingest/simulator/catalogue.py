@@ -69,14 +69,10 @@ PROCEDURES: tuple[Procedure, ...] = (
     Procedure("1.000894", "Đăng ký kết hôn", HO_TICH, 3, 0.35, _C, 3.0),
     Procedure("1.004884", "Cấp bản sao trích lục hộ tịch", HO_TICH, 1, 0.55, _C, 5.0),
     Procedure("1.004873", "Cấp Giấy xác nhận tình trạng hôn nhân", HO_TICH, 3, 0.55, _C, 6.0),
-    Procedure(
-        "1.004859", "Đăng ký thay đổi, cải chính, bổ sung thông tin hộ tịch", HO_TICH, 3, 0.40, _C, 2.0
-    ),
+    Procedure("1.004859", "Đăng ký thay đổi, cải chính, bổ sung thông tin hộ tịch", HO_TICH, 3, 0.40, _C, 2.0),
     Procedure("2.000815", "Chứng thực bản sao từ bản chính", CHUNG_THUC, 1, 0.10, _C, 14.0),
     Procedure("2.000884", "Chứng thực chữ ký trong các giấy tờ, văn bản", CHUNG_THUC, 1, 0.05, _C, 4.0),
-    Procedure(
-        "2.001019", "Chứng thực hợp đồng, giao dịch liên quan đến động sản", CHUNG_THUC, 2, 0.05, _C, 1.0
-    ),
+    Procedure("2.001019", "Chứng thực hợp đồng, giao dịch liên quan đến động sản", CHUNG_THUC, 2, 0.05, _C, 1.0),
     Procedure(
         "2.000488",
         "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam",

@@ -270,9 +270,7 @@ class DossierSimulator:
             resolved = add_working_days(deadline, rng.uniform(0.2, settings.max_late_working_days))
             if rng.random() < settings.apology_share_of_late:
                 # The letter goes out around the due date, once lateness is known.
-                apology = max(
-                    deadline - timedelta(hours=rng.uniform(0, 20)), work_from + timedelta(minutes=5)
-                )
+                apology = max(deadline - timedelta(hours=rng.uniform(0, 20)), work_from + timedelta(minutes=5))
                 self._schedule(apology, "apology_issued", context)
         else:
             resolved = work_from + (deadline - work_from) * rng.uniform(0.05, 0.98)

@@ -26,6 +26,10 @@ _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_BACKOFF_SECONDS = 30.0
 
 
+class SimulatorAuthError(RuntimeError):
+    """The API key was refused: every later batch would be too, so the run stops."""
+
+
 @dataclass
 class SimulatorTotals:
     batches: int = 0
@@ -84,9 +88,7 @@ async def run_simulator(
     headers = {"Authorization": f"Bearer {api_key}"}
     began = last_tick = last_log = time.monotonic()
 
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, timeout=30.0, transport=transport
-    ) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0, transport=transport) as client:
         while not stop.is_set():
             tick = time.monotonic()
             if duration is not None and tick - began >= duration:
@@ -119,6 +121,8 @@ async def _post_with_retry(
             if response.status_code == 200:
                 totals.add(response.json(), len(batch))
                 return True
+            if response.status_code in (401, 403):
+                raise SimulatorAuthError(f"ingest API refused the API key: HTTP {response.status_code}")
             if response.status_code not in _RETRY_STATUSES:
                 # A batch the server will never take (bad key, bad body) must not block the rest.
                 totals.failed_batches += 1

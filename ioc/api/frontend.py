@@ -93,9 +93,7 @@ def missing_vendor_files(frontend_dir: Path) -> list[Path]:
 
 
 def _not_installed(frontend_dir: Path) -> PlainTextResponse:
-    return PlainTextResponse(
-        NOT_INSTALLED_MESSAGE.format(node_modules=frontend_dir / "node_modules"), status_code=500
-    )
+    return PlainTextResponse(NOT_INSTALLED_MESSAGE.format(node_modules=frontend_dir / "node_modules"), status_code=500)
 
 
 def frontend_router(*, boundary_file: Path | None, frontend_dir: Path) -> APIRouter:

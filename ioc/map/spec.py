@@ -114,9 +114,7 @@ def build_map_spec(geojson_url: str, labels: list[dict[str, Any]]) -> dict[str, 
             provinces,
             _text_layer(PROVINCE_LABELS_LAYER_ID, province_rows, size=12, colour=[255, 255, 255, 255]),
             # Above the islands rather than on them, so the archipelagos stay visible.
-            _text_layer(
-                SPECIAL_ZONE_LABELS_LAYER_ID, zone_rows, size=13, colour=[255, 236, 170, 255], offset_px=-18
-            ),
+            _text_layer(SPECIAL_ZONE_LABELS_LAYER_ID, zone_rows, size=13, colour=[255, 236, 170, 255], offset_px=-18),
         ],
         initial_view_state=INITIAL_VIEW,
         views=[pdk.View(type="MapView", controller=True)],

@@ -271,6 +271,4 @@ async def test_message_json_follows_the_browser_protocol() -> None:
 
 
 def test_epoch_differs_between_hubs() -> None:
-    assert (
-        LiveHub(snapshot_provider=static_snapshot).epoch != LiveHub(snapshot_provider=static_snapshot).epoch
-    )
+    assert LiveHub(snapshot_provider=static_snapshot).epoch != LiveHub(snapshot_provider=static_snapshot).epoch

@@ -24,15 +24,13 @@ from ingest.simulator.generator import (
     SimulatorSettings,
     add_working_days,
 )
-from ingest.simulator.runner import INGEST_PATH, run_simulator
+from ingest.simulator.runner import INGEST_PATH, SimulatorAuthError, run_simulator
 
 MONDAY_NOON = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 12:00 in Hà Nội
 TERMINAL = {"resolved", "rejected", "withdrawn"}
 
 
-def simulate(
-    settings: SimulatorSettings, now: datetime, real_seconds: float, step: float = 1.0
-) -> list[Event]:
+def simulate(settings: SimulatorSettings, now: datetime, real_seconds: float, step: float = 1.0) -> list[Event]:
     """Run the generator as the runner would: real time passes in steps from `now`."""
     simulator = DossierSimulator(settings, now)
     events: list[Event] = []
@@ -228,9 +226,10 @@ def test_working_days_skip_weekends(start: datetime, days: float, expected: date
 
 @dataclass
 class IngestStub:
-    """Records posted batches; the first `fail_first` requests get HTTP 503."""
+    """Records posted batches; the first `fail_first` requests get `fail_status`."""
 
     fail_first: int = 0
+    fail_status: int = 503
     batches: list[list[Event]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
@@ -253,14 +252,12 @@ def ingest_server() -> Iterator[tuple[str, IngestStub]]:
                     stub.authorizations.append(self.headers["Authorization"])
                     stub.paths.append(self.path)
             if failing:
-                self.send_response(503)
+                self.send_response(stub.fail_status)
                 self.end_headers()
                 return
             batch = json.loads(body)
             answer = {
-                "results": [
-                    {"index": i, "event_id": e["event_id"], "status": "accepted"} for i, e in enumerate(batch)
-                ],
+                "results": [{"index": i, "event_id": e["event_id"], "status": "accepted"} for i, e in enumerate(batch)],
                 "accepted": len(batch),
                 "duplicate": 0,
                 "rejected": 0,
@@ -324,3 +321,12 @@ async def test_runner_stops_when_asked(ingest_server: tuple[str, IngestStub]) ->
     stop.set()
     totals = await asyncio.wait_for(task, 5)
     assert totals.events == sum(len(b) for b in stub.batches)
+
+
+@pytest.mark.asyncio
+async def test_runner_stops_on_a_refused_api_key(ingest_server: tuple[str, IngestStub]) -> None:
+    base_url, stub = ingest_server
+    stub.fail_first, stub.fail_status = 1_000, 401
+    with pytest.raises(SimulatorAuthError):
+        await run_simulator(base_url, "wrong", rate_per_second=50, duration=5, backfill=timedelta(hours=1))
+    assert stub.requests == 1

@@ -1,0 +1,28 @@
+# One image for every IOC process (api, alerts, migrate). Build context: the repository root.
+FROM python:3.11-slim-bookworm
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm curl \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml ./
+COPY ioc ./ioc
+COPY ingest ./ingest
+COPY alerts ./alerts
+COPY migrations ./migrations
+RUN pip install --no-cache-dir .
+
+# deck.gl comes from the npm registry at build time; nothing loads from a CDN at run time.
+COPY frontend ./frontend
+RUN cd frontend && npm ci --no-audit --no-fund --loglevel=error
+
+ENV IOC_HOST=0.0.0.0 \
+    IOC_PORT=8000 \
+    IOC_FRONTEND_DIR=/app/frontend \
+    PYTHONUNBUFFERED=1
+RUN useradd --system --home /app ioc
+USER ioc
+EXPOSE 8000
+ENTRYPOINT ["ioc"]
+CMD ["api"]

@@ -1,0 +1,71 @@
+"""The README's demo command, end to end: `ioc demo` (what `make demo` runs after set-up) starts its
+own PostgreSQL, serves the map, runs the simulator, and alerts appear; Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from ioc.db.embedded import free_port
+
+MAP_READY_WITHIN_SECONDS = 60
+ALERTS_WITHIN_SECONDS = 120
+
+
+def _get(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None
+
+
+def test_demo_brings_up_map_and_alerts() -> None:
+    root = Path(tempfile.mkdtemp(prefix="ioc-demo-"))
+    root.chmod(0o755)
+    port = free_port()
+    env = {**os.environ, "IOC_DATA_DIR": str(root), "IOC_PORT": str(port), "IOC_SIMULATE_RATE": "30",
+           "IOC_ALERT_INTERVAL_SECONDS": "5"}  # fmt: skip
+    env.pop("IOC_DATABASE_URL", None)
+    log_path = root / "demo.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ioc.cli", "demo"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        started = time.monotonic()
+        geojson = None
+        while time.monotonic() - started < MAP_READY_WITHIN_SECONDS:
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            page = _get(base + "/")
+            shapes = _get(base + "/api/v1/map/provinces.geojson")
+            if page is not None and page.status_code == 200 and shapes is not None and shapes.status_code == 200:
+                geojson = shapes.json()
+                break
+            time.sleep(0.5)
+        assert geojson is not None, "map not served within a minute:\n" + log_path.read_text()[-3000:]
+        assert len(geojson["features"]) == 34
+        assert "Trung tâm giám sát" in page.text  # type: ignore[union-attr]
+
+        firing: list[dict[str, object]] = []
+        while time.monotonic() - started < ALERTS_WITHIN_SECONDS and not firing:
+            response = _get(base + "/api/v1/alerts?state=firing")
+            if response is not None and response.status_code == 200:
+                firing = response.json()["alerts"]
+            time.sleep(1)
+        assert firing, "no alert fired while the simulator ran:\n" + log_path.read_text()[-3000:]
+        status = httpx.get(base + "/api/v1/status/provinces?window=7d", timeout=5).json()["provinces"]
+        assert len(status) == 34 and sum(p["received"] for p in status) > 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, log_path.read_text()[-3000:]
+    assert not (root / "pgdata" / "postmaster.pid").exists(), "embedded PostgreSQL still running after exit"
