@@ -125,7 +125,7 @@ async def run_writer(url: str, events: list[dict[str, Any]], batch: int) -> floa
     async with await psycopg.AsyncConnection.connect(url) as conn:
         await conn.execute("SET TIME ZONE 'UTC'")
         await calendars.refresh_if_stale(conn)
-        await procedures.prefetch(conn, {p["code"] for p in PROCEDURES})
+        await procedures.prefetch(conn, {str(p["code"]) for p in PROCEDURES})
         await conn.commit()
         prepared = [parsed(chunk, procedures) for chunk in batches(events, batch)]
         await writer.ensure_partitions(conn, [e for b in prepared for _, e, _ in b.accepted])
@@ -232,8 +232,9 @@ def main() -> None:
     if args.record:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as out:
-            out.write(f"\n### ingest_throughput — {stamp} — {args.pairs} rounds × {args.events} events, "
-                      f"batches of {args.batch}, {os.cpu_count()} cores\n\n```\n" + "\n".join(lines) + "\n```\n")  # fmt: skip
+            heading = (f"\n### ingest_throughput — {stamp} — {args.pairs} rounds × {args.events} events, "
+                       f"batches of {args.batch}, {os.cpu_count()} cores\n\n")  # fmt: skip
+            out.write(heading + "```\n" + "\n".join(lines) + "\n```\n")
 
 
 if __name__ == "__main__":

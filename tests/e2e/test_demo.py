@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+
 from ioc.db.embedded import free_port
 
 MAP_READY_WITHIN_SECONDS = 60
