@@ -9,6 +9,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.shell import AlertEngine
+from ioc.db.maintenance import apply_retention
 from ioc.db.pool import Conn
 
 log = logging.getLogger(__name__)
@@ -25,12 +26,17 @@ async def evaluate_now(pool: AsyncConnectionPool[Conn], engine: AlertEngine) -> 
 
 
 def start_alert_scheduler(
-    pool: AsyncConnectionPool[Conn], engine: AlertEngine, interval_seconds: float
+    pool: AsyncConnectionPool[Conn], engine: AlertEngine, interval_seconds: float, retention_days: int
 ) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
         evaluate_now, "interval", args=[pool, engine], seconds=interval_seconds,
         max_instances=1, coalesce=True, next_run_time=datetime.now(UTC), id="alert-evaluation",
+    )  # fmt: skip
+    # The process that runs the engine also keeps the event log within its retention period.
+    scheduler.add_job(
+        apply_retention, "interval", args=[pool, retention_days], hours=6, max_instances=1, coalesce=True,
+        next_run_time=datetime.now(UTC), id="event-retention",
     )  # fmt: skip
     scheduler.start()
     return scheduler

@@ -37,7 +37,7 @@ import psycopg
 from ingest.lifecycle import DossierEvent, EventType
 from ingest.parse import parse_batch
 from ingest.reference import CalendarStore, ProcedureCache
-from ingest.writer import COPY_EVENTS, EVENT_TYPES, DossierWriter
+from ingest.writer import DossierWriter, copy_events
 from ioc.db.embedded import EmbeddedPostgres, free_port
 from ioc.db.localities import sync_localities
 from ioc.db.migrate import apply_migrations
@@ -109,13 +109,8 @@ async def run_copy(url: str, events: list[dict[str, Any]], batch: int) -> float:
         started = time.perf_counter()
         now = datetime.now(UTC)
         for chunk in batches(rows, batch):
-            async with conn.transaction(), conn.cursor().copy(COPY_EVENTS) as copy:
-                copy.set_types(EVENT_TYPES)
-                for e in chunk:
-                    await copy.write_row((
-                        e.occurred_at, e.dossier_code, e.event_type.value, e.source_id, e.event_id, now,
-                        e.province_code, e.commune_code, e.agency_code, e.procedure_code, e.channel,
-                    ))  # fmt: skip
+            async with conn.transaction():
+                await copy_events(conn, chunk, now)
         return len(rows) / (time.perf_counter() - started)
 
 

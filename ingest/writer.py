@@ -132,7 +132,7 @@ class DossierWriter:
         fresh = [e for e in candidates if e.event_id in fresh_ids]
         if fresh:
             await self._write_catalogue(conn, batch, fresh)
-            await self._copy_events(conn, fresh, now)
+            await copy_events(conn, fresh, now)
             provinces = await self._apply_to_states(conn, fresh)
             await conn.execute(UPSERT_FRESHNESS, [source_id, max(e.occurred_at for e in fresh)])
             payload = orjson.dumps({"stream": "dossier", "provinces": sorted(provinces)}).decode()
@@ -176,16 +176,6 @@ class DossierWriter:
                 [a.province_code for a in agencies], [a.commune_code for a in agencies],
             ])  # fmt: skip
 
-    @staticmethod
-    async def _copy_events(conn: Conn, events: list[DossierEvent], now: datetime) -> None:
-        async with conn.cursor().copy(COPY_EVENTS) as copy:
-            copy.set_types(EVENT_TYPES)
-            for e in events:
-                await copy.write_row((
-                    e.occurred_at, e.dossier_code, e.event_type.value, e.source_id, e.event_id, now,
-                    e.province_code, e.commune_code, e.agency_code, e.procedure_code, e.channel,
-                ))  # fmt: skip
-
     async def _apply_to_states(self, conn: Conn, fresh: list[DossierEvent]) -> set[str]:
         by_dossier: dict[str, list[DossierEvent]] = defaultdict(list)
         for event in fresh:
@@ -228,3 +218,14 @@ class DossierWriter:
             ])  # fmt: skip
         return {e.province_code for e in fresh} | {s.province_code for s in changed}
 
+
+
+async def copy_events(conn: Conn, events: Sequence[DossierEvent], ingested_at: datetime) -> None:
+    """Binary COPY of events into the log: the cheapest way PostgreSQL takes rows in."""
+    async with conn.cursor().copy(COPY_EVENTS) as copy:
+        copy.set_types(EVENT_TYPES)
+        for e in events:
+            await copy.write_row((
+                e.occurred_at, e.dossier_code, e.event_type.value, e.source_id, e.event_id, ingested_at,
+                e.province_code, e.commune_code, e.agency_code, e.procedure_code, e.channel,
+            ))  # fmt: skip

@@ -61,7 +61,9 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         scheduler = None
         if run_alerts:
             engine = AlertEngine(calendars.calendar_for(""), metrics)
-            scheduler = start_alert_scheduler(pool, engine, settings.alert_interval_seconds)
+            scheduler = start_alert_scheduler(
+                pool, engine, settings.alert_interval_seconds, settings.retention_days
+            )
         try:
             yield
         finally:

@@ -121,7 +121,8 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
             async with pool.connection() as conn:
                 await calendars.refresh_if_stale(conn)
             scheduler = start_alert_scheduler(
-                pool, AlertEngine(calendars.calendar_for(""), Metrics()), settings.alert_interval_seconds
+                pool, AlertEngine(calendars.calendar_for(""), Metrics()), settings.alert_interval_seconds,
+                settings.retention_days,
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

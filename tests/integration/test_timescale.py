@@ -352,3 +352,51 @@ def test_out_of_order_event_into_compressed_chunk_refolds(
     assert state["paused_working_seconds"] == CALENDAR.working_seconds_between(at(18, 9), at(15, 9))
     status_path = "/api/v1/status/provinces?window=30d"
     assert _get(timescale_server, status_path) == _get(live_server, status_path)
+
+
+# -- reading one dossier's history from compressed chunks ----------------------------------------
+
+# The writer reads a dossier's whole history (no time bound) for every new or out-of-order
+# dossier in a batch, and the dossier page does the same; on compressed chunks that read should
+# open only the compressed batches (up to 1000 rows each) that can hold that dossier.
+HISTORY_LOOKUP = "SELECT occurred_at, event_type FROM dossier_event WHERE dossier_code = ANY(%s)"
+FILL_ONE_PROVINCE = """
+INSERT INTO dossier_event (occurred_at, dossier_code, event_type, source_id, event_id, ingested_at,
+                           province_code, commune_code, agency_code, procedure_code, channel)
+SELECT %(start)s + (d * 60 + k * 86400) * interval '1 second', 'BULK-' || d, 'received', 'bulk',
+       'bulk-' || d || '-' || k, now(), '79', '25747', NULL, '1.000003', 'online'
+FROM generate_series(1, 5000) d, generate_series(0, 3) k
+"""
+
+
+def _compressed_batches_read(url: str, codes: list[str]) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {HISTORY_LOOKUP}".encode(), [codes]).fetchone()
+    assert row is not None
+
+    def walk(node: dict[str, Any]) -> int:
+        own = node["Actual Rows"] * node["Actual Loops"] if "compress_hyper" in node.get("Relation Name", "") else 0
+        return int(own) + sum(walk(child) for child in node.get("Plans", []))
+
+    return walk(row[0][0]["Plan"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="migrations/003 compresses dossier_event with segmentby province_code and orderby "
+    "'occurred_at, dossier_code' and no sparse index on dossier_code, so the writer's SELECT_HISTORY "
+    "(WHERE dossier_code = ANY(..), no time bound) and the dossier page decompress every batch of "
+    "the province in every compressed chunk: cost grows with the whole compressed history. "
+    "A bloom sparse index on dossier_code (orderby 'occurred_at' only) or orderby "
+    "'dossier_code, occurred_at' lets TimescaleDB skip the other batches.",
+)
+def test_history_lookup_reads_few_compressed_batches(timescale_server: LiveServer) -> None:
+    url = timescale_server.db_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(FILL_ONE_PROVINCE, {"start": at(40, 8)})
+    assert _compress_all_chunks(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM dossier_event WHERE dossier_code = 'BULK-2500'").fetchone()
+    assert row == (4,)
+    # 20,000 events of one province: about 20 batches; one dossier's 4 events sit in at most a few.
+    assert _compressed_batches_read(url, ["BULK-2500"]) <= 4
