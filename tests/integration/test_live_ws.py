@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,6 +100,19 @@ async def receive_until(
                 return seen
 
 
+async def receive_until_all(
+    ws: ClientConnection, *wanted: Callable[[Message], bool], timeout: float = TIMEOUT
+) -> list[Message]:
+    """Every message up to the one by which each of ``wanted`` has accepted some message."""
+    pending = list(wanted)
+
+    def found(message: Message) -> bool:
+        pending[:] = [w for w in pending if not w(message)]
+        return not pending
+
+    return await receive_until(ws, found, timeout)
+
+
 def changes(message: Message) -> dict[str, Any]:
     if message["type"] != "delta":
         return {}
@@ -109,6 +123,10 @@ def changes(message: Message) -> dict[str, Any]:
 
 def province_overdue(code: str, overdue: int) -> Callable[[Message], bool]:
     return lambda m: changes(m).get(f"province:{code}", {}).get("overdue") == overdue
+
+
+def fresh_dossier_feed(message: Message) -> bool:
+    return changes(message).get("freshness", {}).get("dossier", {}).get("last_event_at") is not None
 
 
 def firing_alert_in(province_code: str) -> Callable[[Message], bool]:
@@ -157,11 +175,34 @@ class Watcher:
             await self._task
 
 
+def wake_parked_handlers(server: LiveServer) -> None:
+    """Publish one more delta so every handler whose client has left notices and returns.
+
+    Works around the bug ``test_a_client_that_leaves_is_unsubscribed_without_waiting_for_a_delta``
+    shows: such handlers stay parked until the next delta, and uvicorn's shutdown waits for them
+    (15 s per server in the fixture's teardown). Harmless once that is fixed.
+    """
+    response = server.post_events([overdue_receipt(f"WAKE-{uuid.uuid4().hex}", CAN_THO)])
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def server(live_server: LiveServer) -> Iterator[LiveServer]:
+    yield live_server
+    wake_parked_handlers(live_server)
+
+
+@pytest.fixture(scope="module")
+def shared_server(module_live_server: LiveServer) -> Iterator[LiveServer]:
+    yield module_live_server
+    wake_parked_handlers(module_live_server)
+
+
 # --------------------------------------------------------------------------- snapshot and deltas
 
 
-async def test_snapshot_lists_the_34_provinces_by_their_vietnamese_names(live_server: LiveServer) -> None:
-    async with connect(live_server.ws_url) as ws:
+async def test_snapshot_lists_the_34_provinces_by_their_vietnamese_names(server: LiveServer) -> None:
+    async with connect(server.ws_url) as ws:
         await say_hello(ws)
         snapshot = await receive(ws)
 
@@ -180,22 +221,22 @@ async def test_snapshot_lists_the_34_provinces_by_their_vietnamese_names(live_se
 
 
 async def test_ingested_overdue_dossier_and_its_alert_reach_the_client_without_polling(
-    live_server: LiveServer,
+    server: LiveServer,
 ) -> None:
-    async with connect(live_server.ws_url) as ws:
+    async with connect(server.ws_url) as ws:
         await say_hello(ws)
         snapshot = await receive(ws)
         [ha_noi] = [p for p in snapshot["data"]["provinces"] if p["code"] == "01"]
         assert (ha_noi["open"], ha_noi["overdue"]) == (0, 0)
 
-        await ingest(live_server, overdue_receipt("HS-WS-1", HA_NOI))
-        deltas = await receive_until(ws, province_overdue("01", 1))
-        province = changes(deltas[-1])["province:01"]
+        await ingest(server, overdue_receipt("HS-WS-1", HA_NOI))
+        # The refresher publishes the province and the feed's freshness one after the other, so
+        # the hub may flush them in one delta or in two.
+        deltas = await receive_until_all(ws, province_overdue("01", 1), fresh_dossier_feed)
+        [province] = [changes(m)["province:01"] for m in deltas if province_overdue("01", 1)(m)]
         assert (province["name"], province["open"], province["overdue"]) == ("Thành phố Hà Nội", 1, 1)
-        freshness = [changes(m)["freshness"] for m in deltas if "freshness" in changes(m)]
-        assert freshness and freshness[-1]["dossier"]["last_event_at"] is not None
 
-        await run_alert_engine(live_server)
+        await run_alert_engine(server)
         deltas += await receive_until(ws, firing_alert_in("01"))
         [alert] = [v for k, v in changes(deltas[-1]).items() if k.startswith("alert:") and v["rule_id"] == "overdue"]
         assert alert["state"] == "firing"
@@ -210,28 +251,28 @@ async def test_ingested_overdue_dossier_and_its_alert_reach_the_client_without_p
 # --------------------------------------------------------------------------- resuming
 
 
-async def test_reconnect_with_last_seq_replays_exactly_the_missed_deltas(live_server: LiveServer) -> None:
-    async with connect(live_server.ws_url) as watcher_ws:
+async def test_reconnect_with_last_seq_replays_exactly_the_missed_deltas(server: LiveServer) -> None:
+    async with connect(server.ws_url) as watcher_ws:
         await say_hello(watcher_ws)
         assert (await receive(watcher_ws))["type"] == "snapshot"
         watcher = Watcher(watcher_ws)
         try:
-            async with connect(live_server.ws_url) as ws:
+            async with connect(server.ws_url) as ws:
                 await say_hello(ws)
                 assert (await receive(ws))["type"] == "snapshot"
-                await ingest(live_server, overdue_receipt("HS-RESUME-1", HA_NOI))
+                await ingest(server, overdue_receipt("HS-RESUME-1", HA_NOI))
                 last = (await receive_until(ws, province_overdue("01", 1)))[-1]
             epoch, last_seq = last["epoch"], last["seq"]
 
             # While the client is away: two provinces change and alerts fire.
-            await ingest(live_server, overdue_receipt("HS-RESUME-2", HO_CHI_MINH))
+            await ingest(server, overdue_receipt("HS-RESUME-2", HO_CHI_MINH))
             await watcher.wait_for(province_overdue("79", 1))
-            await ingest(live_server, overdue_receipt("HS-RESUME-3", DA_NANG))
+            await ingest(server, overdue_receipt("HS-RESUME-3", DA_NANG))
             await watcher.wait_for(province_overdue("48", 1))
-            await run_alert_engine(live_server)
+            await run_alert_engine(server)
             newest = await watcher.wait_for(firing_alert_in("48"))
 
-            async with connect(live_server.ws_url) as ws:
+            async with connect(server.ws_url) as ws:
                 await say_hello(ws, epoch, last_seq)
                 replayed = await receive_until(ws, lambda m: m["seq"] >= newest["seq"])
                 assert_consecutive(replayed, after=last_seq)
@@ -243,7 +284,7 @@ async def test_reconnect_with_last_seq_replays_exactly_the_missed_deltas(live_se
                 assert any(firing_alert_in("79")(m) for m in replayed)
 
                 # And from there on, live deltas follow with no gap.
-                await ingest(live_server, overdue_receipt("HS-RESUME-4", CAN_THO))
+                await ingest(server, overdue_receipt("HS-RESUME-4", CAN_THO))
                 live = await receive_until(ws, province_overdue("92", 1))
                 assert_consecutive(live, after=replayed[-1]["seq"])
         finally:
@@ -261,13 +302,13 @@ async def test_reconnect_with_last_seq_replays_exactly_the_missed_deltas(live_se
     ],
 )
 async def test_a_resume_point_the_hub_cannot_honour_gets_a_snapshot(
-    module_live_server: LiveServer, hello: Callable[[str, int], tuple[object, object]]
+    shared_server: LiveServer, hello: Callable[[str, int], tuple[object, object]]
 ) -> None:
-    async with connect(module_live_server.ws_url) as ws:
+    async with connect(shared_server.ws_url) as ws:
         await say_hello(ws)
         current = await receive(ws)
     epoch, last_seq = hello(current["epoch"], current["seq"])
-    async with connect(module_live_server.ws_url) as ws:
+    async with connect(shared_server.ws_url) as ws:
         await say_hello(ws, epoch, last_seq)
         first = await receive(ws)
     assert first["type"] == "snapshot"
@@ -275,11 +316,11 @@ async def test_a_resume_point_the_hub_cannot_honour_gets_a_snapshot(
     assert len(first["data"]["provinces"]) == 34
 
 
-async def test_resume_with_nothing_missed_sends_no_snapshot(module_live_server: LiveServer) -> None:
-    async with connect(module_live_server.ws_url) as ws:
+async def test_resume_with_nothing_missed_sends_no_snapshot(shared_server: LiveServer) -> None:
+    async with connect(shared_server.ws_url) as ws:
         await say_hello(ws)
         current = await receive(ws)
-    async with connect(module_live_server.ws_url) as ws:
+    async with connect(shared_server.ws_url) as ws:
         await say_hello(ws, current["epoch"], current["seq"])
         with contextlib.suppress(TimeoutError):
             message = await receive(ws, timeout=0.5)
@@ -295,10 +336,10 @@ async def test_resume_with_nothing_missed_sends_no_snapshot(module_live_server: 
     [pytest.param(None, id="silence"), pytest.param("xin chào", id="not-json")],
 )
 async def test_a_client_without_a_hello_is_closed_with_1008(
-    module_live_server: LiveServer, monkeypatch: pytest.MonkeyPatch, first_words: str | None
+    shared_server: LiveServer, monkeypatch: pytest.MonkeyPatch, first_words: str | None
 ) -> None:
     monkeypatch.setattr(ioc.api.live, "HELLO_TIMEOUT_SECONDS", 0.3)
-    async with connect(module_live_server.ws_url) as ws:
+    async with connect(shared_server.ws_url) as ws:
         if first_words is not None:
             await ws.send(first_words)
         with pytest.raises(ConnectionClosed) as closed:
@@ -319,17 +360,41 @@ def metric_value(text: str, name: str, labels: dict[str, str] | None = None) -> 
     return None
 
 
-async def test_health_readiness_and_metrics(live_server: LiveServer) -> None:
-    async with httpx.AsyncClient(base_url=live_server.url, timeout=TIMEOUT) as http:
+async def test_health_readiness_and_metrics(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
         for path in ("/healthz", "/readyz"):
             response = await http.get(path)
             assert (response.status_code, response.json()) == (200, {"status": "ok"}), path
 
-        async with connect(live_server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await say_hello(ws)
             assert (await receive(ws))["type"] == "snapshot"
-            await ingest(live_server, overdue_receipt("HS-METRICS", HA_NOI))
+            await ingest(server, overdue_receipt("HS-METRICS", HA_NOI))
             text = (await http.get("/metrics")).text
 
     assert metric_value(text, "ioc_live_websocket_clients") == 1.0
     assert metric_value(text, "ioc_ingest_events_total", {"stream": "dossier", "result": "accepted"}) == 1.0
+
+
+async def websocket_clients(http: httpx.AsyncClient) -> float | None:
+    return metric_value((await http.get("/metrics")).text, "ioc_live_websocket_clients")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ioc/api/live.py live(): the handler only checks reader.done() when the subscription yields a "
+    "message, so a client that disconnects stays subscribed (and counted) until the next delta",
+)
+async def test_a_client_that_leaves_is_unsubscribed_without_waiting_for_a_delta(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        async with connect(server.ws_url) as ws:
+            await say_hello(ws)
+            assert (await receive(ws))["type"] == "snapshot"
+            # Let the hub go quiet: the change below is the last delta for a while.
+            await ingest(server, overdue_receipt("HS-LEAVE", HA_NOI))
+            await receive_until(ws, province_overdue("01", 1))
+            assert await websocket_clients(http) == 1.0
+
+        async with asyncio.timeout(3.0):
+            while await websocket_clients(http) != 0.0:
+                await asyncio.sleep(0.1)

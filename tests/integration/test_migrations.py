@@ -90,7 +90,7 @@ def test_edited_file_is_refused_before_later_files_are_applied(empty_db: str, mi
 )
 def test_bad_file_name_is_refused_before_anything_runs(empty_db: str, migrations_copy: Path, bad_name: str) -> None:
     (migrations_copy / bad_name).write_text("CREATE TABLE never (id int);\n")
-    with pytest.raises(MigrationError, match="is not NNN_lower_snake.sql"):
+    with pytest.raises(MigrationError, match=r"is not NNN_lower_snake\.sql"):
         apply_migrations(empty_db, migrations_copy)
     assert tables(empty_db) == set()
 

@@ -381,16 +381,9 @@ def _compressed_batches_read(url: str, codes: list[str]) -> int:
     return walk(row[0][0]["Plan"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="migrations/003 compresses dossier_event with segmentby province_code and orderby "
-    "'occurred_at, dossier_code' and no sparse index on dossier_code, so the writer's SELECT_HISTORY "
-    "(WHERE dossier_code = ANY(..), no time bound) and the dossier page decompress every batch of "
-    "the province in every compressed chunk: cost grows with the whole compressed history. "
-    "A bloom sparse index on dossier_code (orderby 'occurred_at' only) or orderby "
-    "'dossier_code, occurred_at' lets TimescaleDB skip the other batches.",
-)
 def test_history_lookup_reads_few_compressed_batches(timescale_server: LiveServer) -> None:
+    # A dossier's history lookup must skip compressed batches that cannot hold it (the bloom
+    # filter on dossier_code in migration 003); without it every batch of the province is read.
     url = timescale_server.db_url
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(FILL_ONE_PROVINCE, {"start": at(40, 8)})
@@ -398,5 +391,6 @@ def test_history_lookup_reads_few_compressed_batches(timescale_server: LiveServe
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM dossier_event WHERE dossier_code = 'BULK-2500'").fetchone()
     assert row == (4,)
-    # 20,000 events of one province: about 20 batches; one dossier's 4 events sit in at most a few.
-    assert _compressed_batches_read(url, ["BULK-2500"]) <= 4
+    # 20,000 events of one province make 21 batches; one dossier's 4 events sit in a few of them
+    # (a bloom filter adds the odd false positive), so reading a third of them is already too many.
+    assert _compressed_batches_read(url, ["BULK-2500"]) <= 7
