@@ -40,11 +40,12 @@ def live_router() -> APIRouter:
             epoch if isinstance(epoch, str) else None, last_seq if isinstance(last_seq, int) else None
         )
         async with subscription:
+            # When the client goes away, end the subscription at once: otherwise this handler
+            # would wait for the next delta to notice, holding a hub slot and blocking shutdown.
             reader = asyncio.create_task(_drain_client(websocket))
+            reader.add_done_callback(lambda _: subscription.close())
             try:
                 async for message in subscription:
-                    if reader.done():
-                        break
                     await websocket.send_text(message.json)
             except (WebSocketDisconnect, RuntimeError):
                 pass

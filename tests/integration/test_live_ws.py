@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -175,27 +174,14 @@ class Watcher:
             await self._task
 
 
-def wake_parked_handlers(server: LiveServer) -> None:
-    """Publish one more delta so every handler whose client has left notices and returns.
-
-    Works around the bug ``test_a_client_that_leaves_is_unsubscribed_without_waiting_for_a_delta``
-    shows: such handlers stay parked until the next delta, and uvicorn's shutdown waits for them
-    (15 s per server in the fixture's teardown). Harmless once that is fixed.
-    """
-    response = server.post_events([overdue_receipt(f"WAKE-{uuid.uuid4().hex}", CAN_THO)])
-    assert response.status_code == 200, response.text
-
-
 @pytest.fixture
-def server(live_server: LiveServer) -> Iterator[LiveServer]:
-    yield live_server
-    wake_parked_handlers(live_server)
+def server(live_server: LiveServer) -> LiveServer:
+    return live_server
 
 
 @pytest.fixture(scope="module")
-def shared_server(module_live_server: LiveServer) -> Iterator[LiveServer]:
-    yield module_live_server
-    wake_parked_handlers(module_live_server)
+def shared_server(module_live_server: LiveServer) -> LiveServer:
+    return module_live_server
 
 
 # --------------------------------------------------------------------------- snapshot and deltas
@@ -380,11 +366,6 @@ async def websocket_clients(http: httpx.AsyncClient) -> float | None:
     return metric_value((await http.get("/metrics")).text, "ioc_live_websocket_clients")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ioc/api/live.py live(): the handler only checks reader.done() when the subscription yields a "
-    "message, so a client that disconnects stays subscribed (and counted) until the next delta",
-)
 async def test_a_client_that_leaves_is_unsubscribed_without_waiting_for_a_delta(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
         async with connect(server.ws_url) as ws:
