@@ -36,8 +36,9 @@ def live_router() -> APIRouter:
             return
         epoch = hello.get("epoch") if isinstance(hello, dict) else None
         last_seq = hello.get("last_seq") if isinstance(hello, dict) else None
+        # `type(...) is int`: a JSON true is a Python bool, an int subclass, and no sequence number.
         subscription = await state.hub.subscribe(
-            epoch if isinstance(epoch, str) else None, last_seq if isinstance(last_seq, int) else None
+            epoch if isinstance(epoch, str) else None, last_seq if type(last_seq) is int else None
         )
         async with subscription:
             # When the client goes away, end the subscription at once: otherwise this handler
