@@ -88,6 +88,7 @@ def batches(items: list[Any], size: int) -> list[list[Any]]:
 def parsed(events: list[dict[str, Any]], procedures: ProcedureCache) -> Any:
     return parse_batch(
         events, source_id="bench", now=datetime.now(UTC), future_tolerance=timedelta(minutes=5),
+        max_age=timedelta(days=3 * 365),
         catalogue=load_catalogue(), procedure_of=procedures.get,
     )  # fmt: skip
 

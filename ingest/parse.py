@@ -151,12 +151,16 @@ def parse_batch(
     source_id: str,
     now: datetime,
     future_tolerance: timedelta,
+    max_age: timedelta,
     catalogue: LocalityCatalogue,
     procedure_of: ProcedureLookup,
 ) -> ParsedBatch:
     batch = ParsedBatch()
     seen_ids: set[str] = set()
     latest_allowed = now + future_tolerance
+    # Older than the retention period: it would be dropped at once, and a stray year-1 date would
+    # otherwise make the writer create partitions for every month since.
+    earliest_allowed = now - max_age
     for index, raw in enumerate(items):
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
         event_id = event_id if isinstance(event_id, str) else None
@@ -184,12 +188,20 @@ def parse_batch(
                 f"{int(future_tolerance.total_seconds())} s ahead of the server clock",
             ))  # fmt: skip
             continue
+        if item.occurred_at < earliest_allowed:
+            batch.refused.append(_reject(
+                index, item.event_id, "too_old",
+                f"occurred_at {item.occurred_at.isoformat()} is older than the retention period "
+                f"({max_age.days} days)",
+            ))  # fmt: skip
+            continue
         try:
             place = resolve(LocalityRef(**item.locality.model_dump()), catalogue)
         except LocalityError as exc:
             batch.refused.append(_reject(index, item.event_id, exc.code, str(exc)))
             continue
         procedure_code: str | None = None
+        registering: tuple[Procedure, str] | None = None
         if item.procedure is not None:
             procedure_code = item.procedure.code
             known = procedure_of(procedure_code) or batch.new_procedures.get(procedure_code, (None, ""))[0]
@@ -202,7 +214,7 @@ def parse_batch(
                         "statutory_days to register it",
                     ))  # fmt: skip
                     continue
-                batch.new_procedures[procedure_code] = (
+                registering = (
                     Procedure(procedure_code, declared.sector, declared.statutory_days),
                     declared.name or procedure_code,
                 )
@@ -211,6 +223,9 @@ def parse_batch(
                 index, item.event_id, "missing_field", "a 'received' event needs procedure and channel"
             ))  # fmt: skip
             continue
+        # Only an item that passed every check may add to the catalogue: a rejected item writes nothing.
+        if registering is not None and procedure_code is not None:
+            batch.new_procedures[procedure_code] = registering
         agency_code = None
         if item.agency is not None:
             agency_code = item.agency.code

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -57,6 +57,14 @@ EVENT_COLUMNS = (
 COPY_EVENTS = f"COPY dossier_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 EVENT_TYPES = ["timestamptz", "text", "text", "text", "text", "timestamptz", "text", "text", "text", "text", "text"]
 STATE_COLUMNS = tuple(f.name for f in fields(DossierState))
+# Two batches touching the same dossier must fold one after the other, also when the dossier has
+# no row yet for SELECT ... FOR UPDATE to lock. Codes hash into a fixed number of buckets so that
+# one transaction never holds more than that many locks; buckets are taken in a fixed order.
+LOCK_BUCKETS = 1024
+LOCK_DOSSIERS = f"""
+SELECT count(pg_advisory_xact_lock(7311, bucket))
+FROM (SELECT DISTINCT abs(hashtext(code) %% {LOCK_BUCKETS}) AS bucket FROM unnest(%b::text[]) code ORDER BY 1) b
+"""
 SELECT_STATES = f"SELECT {', '.join(STATE_COLUMNS)} FROM dossier WHERE code = ANY(%s) ORDER BY code FOR UPDATE"
 SELECT_HISTORY = """
 SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code, commune_code,
@@ -113,13 +121,15 @@ class DossierWriter:
         self._months_ready: set[tuple[int, int]] = set()
 
     async def ensure_partitions(self, conn: Conn, events: Sequence[DossierEvent]) -> None:
-        """Run outside the batch's transaction so writers never queue on partition creation."""
-        months = {(e.occurred_at.year, e.occurred_at.month) for e in events} - self._months_ready
-        if not months:
-            return
-        times = [e.occurred_at for e in events]
-        await conn.execute(ENSURE_PARTITIONS, [min(times), max(times)])
-        await conn.commit()
+        """Run outside the batch's transaction so writers never queue on partition creation.
+        Only the months the batch uses: a stray old date must not create every month since."""
+        months = {(e.occurred_at.astimezone(UTC).year, e.occurred_at.astimezone(UTC).month) for e in events}
+        missing = sorted(months - self._months_ready)
+        for year, month in missing:
+            first = datetime(year, month, 1, tzinfo=UTC)
+            await conn.execute(ENSURE_PARTITIONS, [first, first])
+        if missing:
+            await conn.commit()
         self._months_ready |= months
 
     async def write(self, conn: Conn, source_id: str, batch: ParsedBatch, now: datetime) -> WriteOutcome:
@@ -160,7 +170,10 @@ class DossierWriter:
 
     async def _write_catalogue(self, conn: Conn, batch: ParsedBatch, fresh: list[DossierEvent]) -> None:
         used_procedures = {e.procedure_code for e in fresh}
-        new = [(p, name) for code, (p, name) in batch.new_procedures.items() if code in used_procedures]
+        new = sorted(
+            ((p, name) for code, (p, name) in batch.new_procedures.items() if code in used_procedures),
+            key=lambda pair: pair[0].code,
+        )
         if new:
             await conn.execute(INSERT_PROCEDURES, [
                 [p.code for p, _ in new], [name for _, name in new],
@@ -169,7 +182,7 @@ class DossierWriter:
             for procedure, _ in new:
                 self._procedures.remember(procedure)
         used_agencies = {e.agency_code for e in fresh}
-        agencies = [a for code, a in batch.agencies.items() if code in used_agencies]
+        agencies = sorted((a for code, a in batch.agencies.items() if code in used_agencies), key=lambda a: a.code)
         if agencies:
             await conn.execute(UPSERT_AGENCIES, [
                 [a.code for a in agencies], [a.name for a in agencies],
@@ -180,7 +193,9 @@ class DossierWriter:
         by_dossier: dict[str, list[DossierEvent]] = defaultdict(list)
         for event in fresh:
             by_dossier[event.dossier_code].append(event)
-        cur = await conn.execute(SELECT_STATES, [sorted(by_dossier)])
+        codes = sorted(by_dossier)
+        await conn.execute(LOCK_DOSSIERS, [codes])
+        cur = await conn.execute(SELECT_STATES, [codes])
         old: dict[str, DossierState] = {}
         for row in await cur.fetchall():
             state = DossierState(*row)  # type: ignore[arg-type]
@@ -205,13 +220,14 @@ class DossierWriter:
                 new = fold(old.get(code), events, calendar_for, procedure_of)
             if new != old.get(code):
                 pairs.append((old.get(code), new))
-        changed = [new for _, new in pairs if new is not None]
+        # Rows are upserted in key order so concurrent writers take row locks in the same order.
+        changed = sorted((new for _, new in pairs if new is not None), key=lambda state: state.code)
         if changed:
             columns = [[getattr(s, n) for s in changed] for n in STATE_COLUMNS]
             await conn.execute(UPSERT_STATES, columns)
         delta = rollup_delta(pairs)
         if delta:
-            keys = list(delta)
+            keys = sorted(delta)
             await conn.execute(UPSERT_ROLLUP, [
                 [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
                 *[[delta[k].get(f, 0) for k in keys] for f in ROLLUP_FIELDS],

@@ -95,6 +95,7 @@ def ingest_router() -> APIRouter:
             batch = parse_batch(
                 items, source_id=source_id, now=now,
                 future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+                max_age=timedelta(days=settings.retention_days),
                 catalogue=state.catalogue, procedure_of=ctx.procedures.get,
             )  # fmt: skip
             await ctx.writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])

@@ -7,6 +7,7 @@ the events whatever order they arrive in.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -278,11 +279,6 @@ def test_event_id_repeated_within_a_batch_is_a_duplicate(live_server: LiveServer
     assert table_counts(live_server.db_url)["dossier_event"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest/parse.py registers a declared procedure in batch.new_procedures before the "
-    "missing_field check, so a rejected receipt's declaration is written and makes a later item valid",
-)
 def test_rejected_receipt_does_not_register_its_procedure(live_server: LiveServer) -> None:
     t0 = datetime.now(UTC) - timedelta(days=1)
     declared = {"code": "ORPHAN-1", "name": "Thủ tục mồ côi", "sector": "Đất đai", "statutory_days": 5}
@@ -296,15 +292,11 @@ def test_rejected_receipt_does_not_register_its_procedure(live_server: LiveServe
     assert table_counts(live_server.db_url)["procedure"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="0001-01-01T00:00:00+07:00 passes validation but is before year 1 in UTC: psycopg cannot load it "
-    "back in DossierWriter._apply_to_states, so the batch fails with HTTP 500 instead of a per-item rejection",
-)
 def test_time_before_year_one_in_utc_is_rejected_not_a_server_error(live_server: LiveServer) -> None:
+    # Anything older than the retention period (3 years) is refused per item as too_old.
     response = live_server.post_events([receipt("y1-bad", "HS-Y1", "0001-01-01T00:00:00+07:00")])
     assert response.status_code == 200, response.text
-    assert [(r["status"], r.get("reason")) for r in response.json()["results"]] == [("rejected", "invalid_time")]
+    assert [(r["status"], r.get("reason")) for r in response.json()["results"]] == [("rejected", "too_old")]
     assert table_counts(live_server.db_url)["event_receipt"] == 0
 
 
@@ -313,20 +305,16 @@ def event_partitions(db_url: str) -> int:
     return int(scalar(db_url, sql))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DossierWriter.ensure_partitions creates every month between the oldest and newest event of a batch: "
-    "one event dated 2000 beside one from today creates ~320 partitions (one from 1900: ~1,500 and 5 s; "
-    "from year 1: ~24,000 and 30 s)",
-)
 def test_a_batch_spanning_decades_creates_only_the_partitions_it_uses(live_server: LiveServer) -> None:
     now = datetime.now(UTC)
     before = event_partitions(live_server.db_url)
     body = ok(live_server.post_events([
-        receipt("old-1", "HS-OLD", datetime(2000, 1, 10, tzinfo=UTC)),
+        receipt("old-1", "HS-OLD", now - timedelta(days=700)),  # within retention: accepted
         receipt("new-1", "HS-NEW", now - timedelta(hours=1)),
+        receipt("older-1", "HS-OLDER", datetime(2000, 1, 10, tzinfo=UTC)),  # beyond retention: too_old
     ]))  # fmt: skip
-    assert body["accepted"] == 2
+    assert [r["status"] for r in body["results"]] == ["accepted", "accepted", "rejected"]
+    assert body["results"][2]["reason"] == "too_old"
     assert event_partitions(live_server.db_url) - before <= 2
 
 
@@ -635,41 +623,54 @@ def test_event_ids_are_per_source(live_server: LiveServer) -> None:
     assert table_counts(live_server.db_url)["event_receipt"] == 2
 
 
-async def write_open(db_url: str, items: list[dict[str, Any]], now: datetime) -> AsyncConnection[Any]:
-    """Run the real writer for one batch and leave its transaction open (the caller commits)."""
+async def write_in_transaction(conn: AsyncConnection[Any], items: list[dict[str, Any]], now: datetime) -> None:
+    """Run the real writer for one batch exactly as the route does, leaving the transaction open."""
     procedures, calendars = ProcedureCache(), CalendarStore()
-    conn = await AsyncConnection.connect(db_url)
     await procedures.prefetch(conn, {"1.000001"})
     await calendars.refresh_if_stale(conn)
+    await conn.commit()
     batch = parse_batch(
         items, source_id="test-source", now=now, future_tolerance=timedelta(seconds=300),
-        catalogue=load_catalogue(), procedure_of=procedures.get,
+        max_age=timedelta(days=1095), catalogue=load_catalogue(), procedure_of=procedures.get,
     )  # fmt: skip
     writer = DossierWriter(procedures, calendars)
     await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
     outcome = await writer.write(conn, "test-source", batch, now)
     assert outcome.accepted == len(items)
-    return conn
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DossierWriter._apply_to_states: for a dossier with no row yet, SELECT ... FOR UPDATE locks "
-    "nothing, so two concurrent batches each fold only the history they can see; the receipt's batch "
-    "commits state 'received' and the resolution in the other batch is lost from dossier and dossier_daily",
-)
+async def some_backend_waits_on_a_lock(db_url: str, task: asyncio.Task[None]) -> None:
+    async with await AsyncConnection.connect(db_url, autocommit=True) as probe:
+        for _ in range(250):
+            cur = await probe.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            row = await cur.fetchone()
+            if (row and row[0]) or task.done():
+                return
+            await asyncio.sleep(0.02)
+    raise AssertionError("the second writer neither finished nor waited on a lock")
+
+
 async def test_concurrent_batches_for_a_new_dossier_keep_both_events(live_server: LiveServer) -> None:
+    url = live_server.db_url
     now = datetime.now(UTC)
     t0 = now - timedelta(days=1)
-    receipt_tx = await write_open(live_server.db_url, [receipt("cc-1", "HS-CC", t0)], now)
-    resolution_tx = await write_open(
-        live_server.db_url, [event("cc-2", "HS-CC", "resolved", t0 + timedelta(hours=1))], now
-    )
-    await resolution_tx.commit()
-    await receipt_tx.commit()
-    await resolution_tx.close()
-    await receipt_tx.close()
+    first = await AsyncConnection.connect(url)
+    second = await AsyncConnection.connect(url)
+    try:
+        await write_in_transaction(first, [receipt("cc-1", "HS-CC", t0)], now)
+
+        async def resolution() -> None:
+            await write_in_transaction(second, [event("cc-2", "HS-CC", "resolved", t0 + timedelta(hours=1))], now)
+            await second.commit()
+
+        task = asyncio.create_task(resolution())
+        await some_backend_waits_on_a_lock(url, task)  # the second batch is as far as it can get
+        await first.commit()
+        await asyncio.wait_for(task, timeout=10)
+    finally:
+        await first.close()
+        await second.close()
     state = dossier(live_server, "HS-CC")
     assert len(state["events"]) == 2
     assert state["state"]["status"] == "resolved"
-    assert scalar(live_server.db_url, "SELECT sum(resolved)::int FROM dossier_daily") == 1
+    assert scalar(url, "SELECT sum(resolved)::int FROM dossier_daily") == 1
