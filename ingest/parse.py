@@ -7,7 +7,7 @@ only the accepted items, already normalised (current locality codes, catalogue p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -16,10 +16,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from ingest.lifecycle import Channel, DossierEvent, EventType, Procedure
 from ioc.localities.catalogue import LocalityCatalogue
-from ioc.localities.resolve import LocalityError, LocalityRef, resolve
+from ioc.localities.resolve import LocalityError, LocalityRef, Resolved, resolve
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+# The wire fields of `locality` are exactly the resolver's reference fields (a test holds them equal).
+_LOCALITY_FIELDS = tuple(f.name for f in fields(LocalityRef))
 
 
 class ProcedureIn(BaseModel):
@@ -145,6 +149,21 @@ def _validation_reason(exc: ValidationError) -> tuple[str, str]:
     return reason, f"{where}: {messages}" if reason == "invalid_time" else messages
 
 
+def _resolve_cached(
+    locality: LocalityIn, catalogue: LocalityCatalogue, cache: dict[tuple[str | None, ...], Resolved | LocalityError]
+) -> Resolved | LocalityError:
+    # A batch names the same communes again and again; resolution is a pure function of the fields.
+    key = tuple(getattr(locality, name) for name in _LOCALITY_FIELDS)
+    hit = cache.get(key)
+    if hit is None:
+        try:
+            hit = resolve(LocalityRef(*key), catalogue)
+        except LocalityError as exc:
+            hit = exc
+        cache[key] = hit
+    return hit
+
+
 def parse_batch(
     items: Sequence[Any],
     *,
@@ -161,6 +180,7 @@ def parse_batch(
     # Older than the retention period: it would be dropped at once, and a stray year-1 date would
     # otherwise make the writer create partitions for every month since.
     earliest_allowed = now - max_age
+    resolved: dict[tuple[str | None, ...], Resolved | LocalityError] = {}
     for index, raw in enumerate(items):
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
         event_id = event_id if isinstance(event_id, str) else None
@@ -195,10 +215,9 @@ def parse_batch(
                 f"({max_age.days} days)",
             ))  # fmt: skip
             continue
-        try:
-            place = resolve(LocalityRef(**item.locality.model_dump()), catalogue)
-        except LocalityError as exc:
-            batch.refused.append(_reject(index, item.event_id, exc.code, str(exc)))
+        place = _resolve_cached(item.locality, catalogue, resolved)
+        if isinstance(place, LocalityError):
+            batch.refused.append(_reject(index, item.event_id, place.code, str(place)))
             continue
         procedure_code: str | None = None
         registering: tuple[Procedure, str] | None = None

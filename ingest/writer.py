@@ -66,24 +66,35 @@ SELECT count(pg_advisory_xact_lock(7311, bucket))
 FROM (SELECT DISTINCT abs(hashtext(code) %% {LOCK_BUCKETS}) AS bucket FROM unnest(%b::text[]) code ORDER BY 1) b
 """
 SELECT_STATES = f"SELECT {', '.join(STATE_COLUMNS)} FROM dossier WHERE code = ANY(%s) ORDER BY code FOR UPDATE"
+# Dossiers that have events from other batches: only those need their whole history re-read.
+# This batch's rows carry exactly its ingested_at; any other batch's rows carry another.
+SELECT_WITH_OTHER_EVENTS = """
+SELECT DISTINCT dossier_code FROM dossier_event WHERE dossier_code = ANY(%s) AND ingested_at <> %s
+"""
 SELECT_HISTORY = """
 SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code, commune_code,
        agency_code, procedure_code, channel
 FROM dossier_event WHERE dossier_code = ANY(%s)
 """
+PREPARE_STAGING = "SELECT ioc_prepare_staging()"
 _STATE_TYPES = {
-    "statutory_days": "int", "paused_seconds": "bigint",
+    "statutory_days": "int4", "paused_seconds": "int8",
     **{n: "timestamptz" for n in STATE_COLUMNS if n.endswith("_at") or n in ("late_since",)},
 }  # fmt: skip
-UPSERT_STATES = f"""
+STATE_TYPES = [_STATE_TYPES.get(n, "text") for n in STATE_COLUMNS]
+COPY_STATES = f"COPY dossier_stage ({', '.join(STATE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+MERGE_STATES = f"""
 INSERT INTO dossier ({", ".join(STATE_COLUMNS)}, updated_at)
-SELECT *, now() FROM unnest({", ".join(f"%b::{_STATE_TYPES.get(n, 'text')}[]" for n in STATE_COLUMNS)})
+SELECT {", ".join(STATE_COLUMNS)}, now() FROM dossier_stage ORDER BY code
 ON CONFLICT (code) DO UPDATE SET
 {", ".join(f"{n} = EXCLUDED.{n}" for n in STATE_COLUMNS if n != "code")}, updated_at = now()
 """
-UPSERT_ROLLUP = f"""
-INSERT INTO dossier_daily (day, province_code, commune_code, {", ".join(ROLLUP_FIELDS)})
-SELECT * FROM unnest(%b::date[], %b::text[], %b::text[], {", ".join("%b::int[]" for _ in ROLLUP_FIELDS)})
+ROLLUP_KEY = ("day", "province_code", "commune_code")
+COPY_ROLLUP = f"COPY dossier_daily_stage ({', '.join((*ROLLUP_KEY, *ROLLUP_FIELDS))}) FROM STDIN (FORMAT BINARY)"
+ROLLUP_TYPES = ["date", "text", "text", *("int4" for _ in ROLLUP_FIELDS)]
+MERGE_ROLLUP = f"""
+INSERT INTO dossier_daily ({", ".join((*ROLLUP_KEY, *ROLLUP_FIELDS))})
+SELECT {", ".join((*ROLLUP_KEY, *ROLLUP_FIELDS))} FROM dossier_daily_stage ORDER BY day, province_code, commune_code
 ON CONFLICT (day, province_code, commune_code) DO UPDATE SET
 {", ".join(f"{f} = dossier_daily.{f} + EXCLUDED.{f}" for f in ROLLUP_FIELDS)}
 """
@@ -119,6 +130,9 @@ class DossierWriter:
         self._procedures = procedures
         self._calendars = calendars
         self._months_ready: set[tuple[int, int]] = set()
+        # Agencies already written with this name: most batches name the same few thousand
+        # agencies again, and an upsert per batch for each would cost more than the events.
+        self._agency_names: dict[str, str] = {}
 
     async def ensure_partitions(self, conn: Conn, events: Sequence[DossierEvent]) -> None:
         """Run outside the batch's transaction so writers never queue on partition creation.
@@ -143,7 +157,7 @@ class DossierWriter:
         if fresh:
             await self._write_catalogue(conn, batch, fresh)
             await copy_events(conn, fresh, now)
-            provinces = await self._apply_to_states(conn, fresh)
+            provinces = await self._apply_to_states(conn, fresh, now)
             await conn.execute(UPSERT_FRESHNESS, [source_id, max(e.occurred_at for e in fresh)])
             payload = orjson.dumps({"stream": "dossier", "provinces": sorted(provinces)}).decode()
             await conn.execute(NOTIFY, [LIVE_CHANNEL, payload])
@@ -182,14 +196,19 @@ class DossierWriter:
             for procedure, _ in new:
                 self._procedures.remember(procedure)
         used_agencies = {e.agency_code for e in fresh}
-        agencies = sorted((a for code, a in batch.agencies.items() if code in used_agencies), key=lambda a: a.code)
+        agencies = sorted(
+            (a for code, a in batch.agencies.items()
+             if code in used_agencies and self._agency_names.get(code) != a.name),
+            key=lambda a: a.code,
+        )  # fmt: skip
         if agencies:
             await conn.execute(UPSERT_AGENCIES, [
                 [a.code for a in agencies], [a.name for a in agencies],
                 [a.province_code for a in agencies], [a.commune_code for a in agencies],
             ])  # fmt: skip
+            self._agency_names.update((a.code, a.name) for a in agencies)
 
-    async def _apply_to_states(self, conn: Conn, fresh: list[DossierEvent]) -> set[str]:
+    async def _apply_to_states(self, conn: Conn, fresh: list[DossierEvent], ingested_at: datetime) -> set[str]:
         by_dossier: dict[str, list[DossierEvent]] = defaultdict(list)
         for event in fresh:
             by_dossier[event.dossier_code].append(event)
@@ -200,10 +219,14 @@ class DossierWriter:
         for row in await cur.fetchall():
             state = DossierState(*row)  # type: ignore[arg-type]
             old[state.code] = state
+        unknown = [code for code in codes if code not in old]
         needs_history = [
-            code for code, events in by_dossier.items()
-            if code not in old or min(e.occurred_at for e in events) < old[code].last_event_at
+            code for code in codes
+            if code in old and min(e.occurred_at for e in by_dossier[code]) < old[code].last_event_at
         ]  # fmt: skip
+        if unknown:
+            cur = await conn.execute(SELECT_WITH_OTHER_EVENTS, [unknown, ingested_at])
+            needs_history += [str(row[0]) for row in await cur.fetchall()]
         history: dict[str, list[DossierEvent]] = defaultdict(list)
         if needs_history:
             cur = await conn.execute(SELECT_HISTORY, [needs_history])
@@ -222,16 +245,22 @@ class DossierWriter:
                 pairs.append((old.get(code), new))
         # Rows are upserted in key order so concurrent writers take row locks in the same order.
         changed = sorted((new for _, new in pairs if new is not None), key=lambda state: state.code)
-        if changed:
-            columns = [[getattr(s, n) for s in changed] for n in STATE_COLUMNS]
-            await conn.execute(UPSERT_STATES, columns)
         delta = rollup_delta(pairs)
+        if changed or delta:
+            await conn.execute(PREPARE_STAGING)
+        if changed:
+            async with conn.cursor().copy(COPY_STATES) as copy:
+                copy.set_types(STATE_TYPES)
+                for state in changed:
+                    await copy.write_row(tuple(getattr(state, n) for n in STATE_COLUMNS))
+            await conn.execute(MERGE_STATES)
         if delta:
-            keys = sorted(delta)
-            await conn.execute(UPSERT_ROLLUP, [
-                [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-                *[[delta[k].get(f, 0) for k in keys] for f in ROLLUP_FIELDS],
-            ])  # fmt: skip
+            async with conn.cursor().copy(COPY_ROLLUP) as copy:
+                copy.set_types(ROLLUP_TYPES)
+                for key in sorted(delta):
+                    counts = delta[key]
+                    await copy.write_row((*key, *(counts.get(f, 0) for f in ROLLUP_FIELDS)))
+            await conn.execute(MERGE_ROLLUP)
         return {e.province_code for e in fresh} | {s.province_code for s in changed}
 
 
