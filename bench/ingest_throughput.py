@@ -154,11 +154,12 @@ async def run_http(base: str, key: str, events: list[dict[str, Any]], batch: int
     return len(events) / (time.perf_counter() - started)
 
 
-def start_api(url: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_api(url: str, port: int, data_dir: Path, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "IOC_DATABASE_URL": url, "IOC_PORT": str(port), "IOC_MAX_BATCH_ITEMS": "20000",
            "IOC_MAX_BODY_BYTES": str(64 * 1024 * 1024), "IOC_DATA_DIR": str(data_dir)}  # fmt: skip
     log = open(data_dir / "api.log", "wb")  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen([sys.executable, "-m", "ioc.cli", "api"], env=env, stdout=log, stderr=log)
+    command = [sys.executable, "-m", "ioc.cli", "api", "--workers", str(workers)]
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -181,6 +182,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--api-workers", type=int, default=2, help="uvicorn worker processes for the http path")
     parser.add_argument("--record", action="store_true", help="append the figures to bench/RESULTS.md")
     args = parser.parse_args()
 
@@ -196,7 +198,7 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             conn.execute("SELECT ensure_dossier_event_partitions(now() - interval '60 days', now())")
         port = free_port()
-        api = start_api(url, port, root)
+        api = start_api(url, port, root, args.api_workers)
         try:
             warm = make_events("warm", 2_000, rng)
             asyncio.run(run_http(f"http://127.0.0.1:{port}", key, warm, 1_000))
@@ -228,8 +230,10 @@ def main() -> None:
     if args.record:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as out:
-            heading = (f"\n### ingest_throughput — {stamp} — {args.pairs} rounds × {args.events} events, "
-                       f"batches of {args.batch}, {os.cpu_count()} cores\n\n")  # fmt: skip
+            heading = (
+                f"\n### ingest_throughput — {stamp} — {args.pairs} rounds × {args.events} events, batches of "
+                f"{args.batch}, {args.api_workers} API workers, {os.cpu_count()} cores\n\n"
+            )
             out.write(heading + "```\n" + "\n".join(lines) + "\n```\n")
 
 

@@ -88,3 +88,9 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
     app.include_router(ops_router())
     app.include_router(frontend_router(boundary_file=settings.boundary_file, frontend_dir=settings.frontend_dir))
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` worker processes: settings and database URL from IOC_*."""
+    settings = Settings()
+    return create_app(settings, settings.require_database_url(), run_alerts=False)

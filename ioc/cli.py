@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -101,6 +102,16 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
     with database(settings) as url:
         prepare_database(url)
+        if args.workers > 1:
+            if args.with_alerts:
+                raise SystemExit("--with-alerts runs in a single process; start `ioc alerts` beside the workers")
+            # Worker processes each keep their own LISTEN connection and hub: no broker needed.
+            os.environ["IOC_DATABASE_URL"] = url
+            uvicorn.run(
+                "ioc.app:app_from_environment", factory=True, workers=args.workers, host=settings.host,
+                port=settings.port, ws_per_message_deflate=False, log_level="info",
+            )  # fmt: skip
+            return
         asyncio.run(_serve_with(_uvicorn_server(settings, url, run_alerts=args.with_alerts)))
 
 
@@ -163,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("demo", help="whole product + simulator on the embedded database").set_defaults(fn=cmd_demo)
     api = sub.add_parser("api", help="API and WebSocket process")
     api.add_argument("--with-alerts", action="store_true", help="also run the alert engine in this process")
+    api.add_argument("--workers", type=int, default=1, help="API worker processes (one per core)")
     api.set_defaults(fn=cmd_api)
     sub.add_parser("alerts", help="alert engine process").set_defaults(fn=cmd_alerts)
     sub.add_parser("migrate", help="apply migrations, load localities").set_defaults(fn=cmd_migrate)
