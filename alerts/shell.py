@@ -40,13 +40,13 @@ from alerts.rules import (
     rule_hold,
 )
 from ioc.db.pool import Conn
+from ioc.live.channel import NOTIFY_LIVE
 from ioc.metrics import Metrics
 from ioc.status import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
 ENGINE_LOCK_KEY = 7_311_042_003
-LIVE_CHANNEL = "ioc_live"
 SAMPLE = 20
 
 _GROUP_SELECT = """
@@ -150,7 +150,7 @@ class AlertEngine:
                 transitions, updates, conflicts = transitions + t, updates + u, conflicts + c
             if changed_ids:
                 payload = orjson.dumps({"stream": "alert", "ids": changed_ids}).decode()
-                await conn.execute("SELECT pg_notify(%s, %s)", [LIVE_CHANNEL, payload])
+                await conn.execute(NOTIFY_LIVE, [payload])
         self._metrics.alert_evaluation_seconds.observe(time.perf_counter() - started)
         return EvaluationReport(True, transitions, updates, conflicts)
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -29,8 +30,7 @@ from ingest.lifecycle import (
 from ingest.parse import ItemResult, ParsedBatch
 from ingest.reference import CalendarStore, ProcedureCache
 from ioc.db.pool import Conn
-
-LIVE_CHANNEL = "ioc_live"
+from ioc.live.channel import NOTIFY_LIVE
 
 INSERT_RECEIPTS = """
 INSERT INTO event_receipt (source_id, event_id)
@@ -57,6 +57,7 @@ EVENT_COLUMNS = (
 COPY_EVENTS = f"COPY dossier_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 EVENT_TYPES = ["timestamptz", "text", "text", "text", "text", "timestamptz", "text", "text", "text", "text", "text"]
 STATE_COLUMNS = tuple(f.name for f in fields(DossierState))
+_state_row = attrgetter(*STATE_COLUMNS)  # a C-level getter: it runs once per changed dossier
 # Two batches touching the same dossier must fold one after the other, also when the dossier has
 # no row yet for SELECT ... FOR UPDATE to lock. Codes hash into a fixed number of buckets so that
 # one transaction never holds more than that many locks; buckets are taken in a fixed order.
@@ -105,12 +106,13 @@ ON CONFLICT (source_id, stream) DO UPDATE SET
     last_event_at = GREATEST(feed_freshness.last_event_at, EXCLUDED.last_event_at),
     last_ingest_at = now()
 """
-NOTIFY = "SELECT pg_notify(%s, %s)"
 
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    results: list[ItemResult]
+    """Per-item results already in their wire form (index order) and the counts by status."""
+
+    results: list[dict[str, Any]]
     accepted: int
     duplicate: int
     rejected: int
@@ -121,8 +123,13 @@ class WriteOutcome:
             "accepted": self.accepted,
             "duplicate": self.duplicate,
             "rejected": self.rejected,
-            "results": [r.as_dict() for r in self.results],
+            "results": self.results,
         }
+
+
+_ALREADY_INGESTED = ItemResult(
+    0, None, "duplicate", "already_ingested", "this source already sent an event with this event_id"
+).as_dict()
 
 
 class DossierWriter:
@@ -160,27 +167,30 @@ class DossierWriter:
             provinces = await self._apply_to_states(conn, fresh, now)
             await conn.execute(UPSERT_FRESHNESS, [source_id, max(e.occurred_at for e in fresh)])
             payload = orjson.dumps({"stream": "dossier", "provinces": sorted(provinces)}).decode()
-            await conn.execute(NOTIFY, [LIVE_CHANNEL, payload])
+            await conn.execute(NOTIFY_LIVE, [payload])
         else:
             provinces = set()
         return self._outcome(batch, fresh_ids, frozenset(provinces))
 
     @staticmethod
     def _outcome(batch: ParsedBatch, fresh_ids: set[str], provinces: frozenset[str]) -> WriteOutcome:
-        results = list(batch.refused)
+        # Plain dicts, placed by index: this runs for every item of every batch.
+        results: list[dict[str, Any]] = [{}] * (len(batch.accepted) + len(batch.refused))
+        for refused in batch.refused:
+            results[refused.index] = refused.as_dict()
+        accepted = 0
         for index, event, converted_from in batch.accepted:
             if event.event_id in fresh_ids:
-                results.append(ItemResult(index, event.event_id, "accepted", converted_from=converted_from))
+                accepted += 1
+                result = {"index": index, "event_id": event.event_id, "status": "accepted"}
+                if converted_from:
+                    result["converted_from"] = converted_from
             else:
-                results.append(ItemResult(
-                    index, event.event_id, "duplicate", "already_ingested",
-                    "this source already sent an event with this event_id",
-                ))  # fmt: skip
-        results.sort(key=lambda r: r.index)
-        counts = defaultdict(int, {"accepted": 0, "duplicate": 0, "rejected": 0})
-        for r in results:
-            counts[r.status] += 1
-        return WriteOutcome(results, counts["accepted"], counts["duplicate"], counts["rejected"], provinces)
+                result = {**_ALREADY_INGESTED, "index": index, "event_id": event.event_id}
+            results[index] = result
+        duplicate = len(batch.accepted) - accepted + sum(r.status == "duplicate" for r in batch.refused)
+        rejected = sum(r.status == "rejected" for r in batch.refused)
+        return WriteOutcome(results, accepted, duplicate, rejected, provinces)
 
     async def _write_catalogue(self, conn: Conn, batch: ParsedBatch, fresh: list[DossierEvent]) -> None:
         used_procedures = {e.procedure_code for e in fresh}
@@ -252,7 +262,7 @@ class DossierWriter:
             async with conn.cursor().copy(COPY_STATES) as copy:
                 copy.set_types(STATE_TYPES)
                 for state in changed:
-                    await copy.write_row(tuple(getattr(state, n) for n in STATE_COLUMNS))
+                    await copy.write_row(_state_row(state))
             await conn.execute(MERGE_STATES)
         if delta:
             async with conn.cursor().copy(COPY_ROLLUP) as copy:

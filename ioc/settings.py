@@ -21,7 +21,6 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str | None = None
 
     frontend_dir: Path = PROJECT_ROOT / "frontend"
     # An official province GeoJSON; with none the map derives shapes from commune coordinates.
@@ -47,7 +46,7 @@ class Settings(BaseSettings):
     # Simulated seconds per real second while the simulator catches up on its back-filled week.
     simulate_time_scale: float = 20000.0
 
-    @field_validator("database_url", "boundary_file", "public_url", mode="before")
+    @field_validator("database_url", "boundary_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker-compose passes unset optional variables as empty strings.

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ioc.db.pool import Conn
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-Window = Literal["today", "7d", "30d"]
 WINDOW_DAYS: dict[str, int] = {"today": 1, "7d": 7, "30d": 30}
 
 _STATUS_SQL = """

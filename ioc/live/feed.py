@@ -21,13 +21,13 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.rules import due_soon_horizon
 from ingest.reference import CalendarStore
 from ioc.db.pool import Conn
+from ioc.live.channel import LIVE_CHANNEL
 from ioc.live.hub import LiveHub
 from ioc.metrics import Metrics
 from ioc.status import dossier_freshness, province_status
 
 log = logging.getLogger(__name__)
 
-LIVE_CHANNEL = "ioc_live"
 ALERT_COLUMNS = (
     "id, rule_id, severity, state, summary_vi, summary_en, province_code, commune_code, agency_code, "
     "value, active_since, fired_at, resolved_at, updated_at"
