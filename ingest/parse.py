@@ -7,63 +7,16 @@ only the accepted items, already normalised (current locality codes, catalogue p
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ingest.lifecycle import Channel, DossierEvent, EventType, Procedure
+from ingest.lifecycle import DossierEvent, EventType, Procedure
+from ingest.validate import InvalidItem, validate_event
 from ioc.localities.catalogue import LocalityCatalogue
 from ioc.localities.resolve import LocalityError, LocalityRef, Resolved, resolve
-
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-
-
-# The wire fields of `locality` are exactly the resolver's reference fields (a test holds them equal).
-_LOCALITY_FIELDS = tuple(f.name for f in fields(LocalityRef))
-
-
-class ProcedureIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: Code
-    name: Name | None = None
-    sector: Name | None = None
-    statutory_days: Annotated[int, Field(ge=0, le=365)] | None = None
-
-
-class AgencyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: Code
-    name: Name | None = None
-
-
-class LocalityIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    commune_code: Code | None = None
-    province_code: Code | None = None
-    commune_name: Name | None = None
-    province_name: Name | None = None
-    legacy_province_code: Code | None = None
-    legacy_district_code: Code | None = None
-    legacy_ward_code: Code | None = None
-    legacy_province_name: Name | None = None
-    legacy_district_name: Name | None = None
-    legacy_ward_name: Name | None = None
-
-
-class DossierEventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    event_id: Code
-    dossier_code: Code
-    event_type: EventType
-    occurred_at: AwareDatetime
-    locality: LocalityIn
-    procedure: ProcedureIn | None = None
-    agency: AgencyIn | None = None
-    channel: Channel | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,26 +94,19 @@ def _reject(index: int, event_id: str | None, reason: str, message: str) -> Item
     return ItemResult(index, event_id, "rejected", reason, message)
 
 
-def _validation_reason(exc: ValidationError) -> tuple[str, str]:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    reason = "invalid_time" if first["loc"] and first["loc"][0] == "occurred_at" else "invalid_field"
-    messages = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-    return reason, f"{where}: {messages}" if reason == "invalid_time" else messages
-
-
 def _resolve_cached(
-    locality: LocalityIn, catalogue: LocalityCatalogue, cache: dict[tuple[str | None, ...], Resolved | LocalityError]
+    locality: tuple[str | None, ...],
+    catalogue: LocalityCatalogue,
+    cache: dict[tuple[str | None, ...], Resolved | LocalityError],
 ) -> Resolved | LocalityError:
     # A batch names the same communes again and again; resolution is a pure function of the fields.
-    key = tuple(getattr(locality, name) for name in _LOCALITY_FIELDS)
-    hit = cache.get(key)
+    hit = cache.get(locality)
     if hit is None:
         try:
-            hit = resolve(LocalityRef(*key), catalogue)
+            hit = resolve(LocalityRef(*locality), catalogue)
         except LocalityError as exc:
             hit = exc
-        cache[key] = hit
+        cache[locality] = hit
     return hit
 
 
@@ -187,14 +133,10 @@ def parse_batch(
         if isinstance(raw, _Unparsable):
             batch.refused.append(_reject(index, None, "malformed_json", raw.error))
             continue
-        if not isinstance(raw, dict):
-            batch.refused.append(_reject(index, None, "invalid_field", "each event must be a JSON object"))
-            continue
         try:
-            item = DossierEventIn.model_validate(raw)
-        except ValidationError as exc:
-            reason, message = _validation_reason(exc)
-            batch.refused.append(_reject(index, event_id, reason, message))
+            item = validate_event(raw)
+        except InvalidItem as exc:
+            batch.refused.append(_reject(index, event_id, exc.reason, str(exc)))
             continue
         if item.event_id in seen_ids:
             batch.refused.append(

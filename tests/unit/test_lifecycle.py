@@ -465,8 +465,3 @@ def test_rollup_days_are_local_days(received_at: datetime, day: date) -> None:
 def test_contributions_of_nothing_is_empty() -> None:
     assert contributions(None) == {}
 
-
-def test_wire_locality_fields_are_the_resolver_fields() -> None:
-    from ingest.parse import _LOCALITY_FIELDS, LocalityIn
-
-    assert set(LocalityIn.model_fields) == set(_LOCALITY_FIELDS)

@@ -1,0 +1,159 @@
+"""Shape checks for one incoming dossier event: pure, strict, and cheap.
+
+Written by hand rather than as a pydantic model because it runs for every ingested event (tens
+of thousands a second) and a nested model cost ~10 µs per item against ~2 µs here; the rules are
+few and fixed, and each refusal names the field and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from ingest.lifecycle import Channel, EventType
+from ioc.localities.resolve import LocalityRef
+
+MAX_CODE = 128
+MAX_NAME = 300
+MAX_STATUTORY_DAYS = 365
+
+LOCALITY_FIELDS = tuple(f.name for f in fields(LocalityRef))
+_LOCALITY_KEYS = frozenset(LOCALITY_FIELDS)
+_EVENT_KEYS = frozenset(
+    {"event_id", "dossier_code", "event_type", "occurred_at", "locality", "procedure", "agency", "channel"}
+)
+_REQUIRED = ("event_id", "dossier_code", "event_type", "occurred_at", "locality")
+_PROCEDURE_KEYS = frozenset({"code", "name", "sector", "statutory_days"})
+_AGENCY_KEYS = frozenset({"code", "name"})
+_EVENT_TYPES = {kind.value: kind for kind in EventType}
+_CHANNELS = {channel.value: channel for channel in Channel}
+
+
+class InvalidItem(ValueError):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureIn:
+    code: str
+    name: str | None
+    sector: str | None
+    statutory_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyIn:
+    code: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventIn:
+    event_id: str
+    dossier_code: str
+    event_type: EventType
+    occurred_at: datetime
+    locality: tuple[str | None, ...]  # in LOCALITY_FIELDS order
+    procedure: ProcedureIn | None
+    agency: AgencyIn | None
+    channel: Channel | None
+
+
+def validate_event(raw: Any) -> EventIn:
+    if not isinstance(raw, dict):
+        raise InvalidItem("invalid_field", "each event must be a JSON object")
+    _no_unknown_keys(raw, _EVENT_KEYS, "")
+    for key in _REQUIRED:
+        if raw.get(key) is None:
+            raise InvalidItem("missing_field" if key != "occurred_at" else "invalid_time", f"{key}: required")
+    event_type = _EVENT_TYPES.get(raw["event_type"]) if isinstance(raw["event_type"], str) else None
+    if event_type is None:
+        raise InvalidItem("invalid_field", f"event_type: must be one of {', '.join(_EVENT_TYPES)}")
+    channel = None
+    if raw.get("channel") is not None:
+        channel = _CHANNELS.get(raw["channel"]) if isinstance(raw["channel"], str) else None
+        if channel is None:
+            raise InvalidItem("invalid_field", f"channel: must be one of {', '.join(_CHANNELS)}")
+    return EventIn(
+        event_id=_text(raw["event_id"], "event_id", MAX_CODE),
+        dossier_code=_text(raw["dossier_code"], "dossier_code", MAX_CODE),
+        event_type=event_type,
+        occurred_at=_moment(raw["occurred_at"]),
+        locality=_locality(raw["locality"]),
+        procedure=_procedure(raw.get("procedure")),
+        agency=_agency(raw.get("agency")),
+        channel=channel,
+    )
+
+
+def _no_unknown_keys(value: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    if not allowed.issuperset(value):
+        unknown = sorted(set(value) - allowed)
+        raise InvalidItem("invalid_field", f"{where}{', '.join(unknown)}: unknown field")
+
+
+def _text(value: Any, where: str, limit: int) -> str:
+    if isinstance(value, str):
+        text = value.strip()
+        if 0 < len(text) <= limit:
+            return text
+    raise InvalidItem("invalid_field", f"{where}: must be a non-empty string of at most {limit} characters")
+
+
+def _optional_text(value: Any, where: str, limit: int) -> str | None:
+    return None if value is None else _text(value, where, limit)
+
+
+def _moment(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidItem("invalid_time", "occurred_at: must be an ISO 8601 date-time string with a UTC offset")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidItem("invalid_time", f"occurred_at: {value!r} is not an ISO 8601 date-time ({exc})") from exc
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidItem("invalid_time", f"occurred_at: {value!r} has no UTC offset (e.g. +07:00 or Z)")
+    return moment
+
+
+def _locality(value: Any) -> tuple[str | None, ...]:
+    if not isinstance(value, dict):
+        raise InvalidItem("invalid_field", "locality: must be an object")
+    _no_unknown_keys(value, _LOCALITY_KEYS, "locality.")
+    return tuple(
+        _optional_text(value.get(name), f"locality.{name}", MAX_CODE if name.endswith("_code") else MAX_NAME)
+        for name in LOCALITY_FIELDS
+    )
+
+
+def _procedure(value: Any) -> ProcedureIn | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidItem("invalid_field", "procedure: must be an object")
+    _no_unknown_keys(value, _PROCEDURE_KEYS, "procedure.")
+    days = value.get("statutory_days")
+    # `type(...) is int`: JSON true is a bool, an int subclass, and no number of days.
+    if days is not None and not (type(days) is int and 0 <= days <= MAX_STATUTORY_DAYS):
+        raise InvalidItem("invalid_field", f"procedure.statutory_days: must be a whole number 0..{MAX_STATUTORY_DAYS}")
+    return ProcedureIn(
+        code=_text(value.get("code"), "procedure.code", MAX_CODE),
+        name=_optional_text(value.get("name"), "procedure.name", MAX_NAME),
+        sector=_optional_text(value.get("sector"), "procedure.sector", MAX_NAME),
+        statutory_days=days,
+    )
+
+
+def _agency(value: Any) -> AgencyIn | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidItem("invalid_field", "agency: must be an object")
+    _no_unknown_keys(value, _AGENCY_KEYS, "agency.")
+    return AgencyIn(
+        code=_text(value.get("code"), "agency.code", MAX_CODE),
+        name=_optional_text(value.get("name"), "agency.name", MAX_NAME),
+    )
