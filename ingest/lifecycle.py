@@ -205,31 +205,39 @@ RollupKey = tuple[date, str, str]  # (local day, province, commune or '')
 ROLLUP_FIELDS = ("received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late")
 
 
-def contributions(state: DossierState | None) -> dict[RollupKey, dict[str, int]]:
-    """What one dossier adds to the daily rollup; the writer applies new minus old."""
+def contributions(state: DossierState | None) -> dict[RollupKey, list[int]]:
+    """What one dossier adds to the daily rollup (counts in ROLLUP_FIELDS order); the writer
+    applies new minus old."""
     if state is None:
         return {}
     commune = state.commune_code or ""
-    out: dict[RollupKey, dict[str, int]] = {}
     received_key = (state.received_at.astimezone(LOCAL_TZ).date(), state.province_code, commune)
-    out[received_key] = {"received": 1, "received_online": int(state.channel == Channel.ONLINE)}
+    out = {received_key: [1, int(state.channel == Channel.ONLINE), 0, 0, 0, 0]}
     if state.resolved_at is not None and state.outcome is not None:
         key = (state.resolved_at.astimezone(LOCAL_TZ).date(), state.province_code, commune)
-        counts = out.setdefault(key, {})
-        counts["resolved"] = counts.get("resolved", 0) + 1
-        field = f"resolved_{state.outcome}"
-        counts[field] = counts.get(field, 0) + 1
+        counts = out.setdefault(key, [0, 0, 0, 0, 0, 0])
+        counts[2] += 1
+        counts[_OUTCOME_SLOT[state.outcome]] += 1
     return out
+
+
+_OUTCOME_SLOT = {"early": 3, "on_time": 4, "late": 5}
 
 
 def rollup_delta(
     pairs: Iterable[tuple[DossierState | None, DossierState | None]],
 ) -> dict[RollupKey, dict[str, int]]:
-    delta: dict[RollupKey, dict[str, int]] = {}
+    totals: dict[RollupKey, list[int]] = {}
     for old, new in pairs:
         for sign, state in ((-1, old), (1, new)):
             for key, counts in contributions(state).items():
-                acc = delta.setdefault(key, {})
-                for field, n in counts.items():
-                    acc[field] = acc.get(field, 0) + sign * n
-    return {k: v for k, v in delta.items() if any(v.values())}
+                acc = totals.get(key)
+                if acc is None:
+                    acc = totals[key] = [0, 0, 0, 0, 0, 0]
+                for i, n in enumerate(counts):
+                    acc[i] += sign * n
+    return {
+        key: {field: n for field, n in zip(ROLLUP_FIELDS, counts, strict=True) if n}
+        for key, counts in totals.items()
+        if any(counts)
+    }

@@ -20,6 +20,7 @@ MAX_STATUTORY_DAYS = 365
 
 LOCALITY_FIELDS = tuple(f.name for f in fields(LocalityRef))
 _LOCALITY_KEYS = frozenset(LOCALITY_FIELDS)
+_LOCALITY_SLOT = {name: i for i, name in enumerate(LOCALITY_FIELDS)}
 _EVENT_KEYS = frozenset(
     {"event_id", "dossier_code", "event_type", "occurred_at", "locality", "procedure", "agency", "channel"}
 )
@@ -123,10 +124,12 @@ def _locality(value: Any) -> tuple[str | None, ...]:
     if not isinstance(value, dict):
         raise InvalidItem("invalid_field", "locality: must be an object")
     _no_unknown_keys(value, _LOCALITY_KEYS, "locality.")
-    return tuple(
-        _optional_text(value.get(name), f"locality.{name}", MAX_CODE if name.endswith("_code") else MAX_NAME)
-        for name in LOCALITY_FIELDS
-    )
+    # Sources send one or two of the ten fields: look only at those.
+    slots: list[str | None] = [None] * len(LOCALITY_FIELDS)
+    for name, given in value.items():
+        limit = MAX_CODE if name.endswith("_code") else MAX_NAME
+        slots[_LOCALITY_SLOT[name]] = _optional_text(given, f"locality.{name}", limit)
+    return tuple(slots)
 
 
 def _procedure(value: Any) -> ProcedureIn | None:
