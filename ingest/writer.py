@@ -67,11 +67,9 @@ SELECT count(pg_advisory_xact_lock(7311, bucket))
 FROM (SELECT DISTINCT abs(hashtext(code) %% {LOCK_BUCKETS}) AS bucket FROM unnest(%b::text[]) code ORDER BY 1) b
 """
 SELECT_STATES = f"SELECT {', '.join(STATE_COLUMNS)} FROM dossier WHERE code = ANY(%s) ORDER BY code FOR UPDATE"
-# Dossiers that have events from other batches: only those need their whole history re-read.
-# This batch's rows carry exactly its ingested_at; any other batch's rows carry another.
-SELECT_WITH_OTHER_EVENTS = """
-SELECT DISTINCT dossier_code FROM dossier_event WHERE dossier_code = ANY(%s) AND ingested_at <> %s
-"""
+SELECT_ORPHANS = "SELECT dossier_code FROM dossier_orphan WHERE dossier_code = ANY(%s)"
+INSERT_ORPHANS = "INSERT INTO dossier_orphan (dossier_code) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING"
+DELETE_ORPHANS = "DELETE FROM dossier_orphan WHERE dossier_code = ANY(%s)"
 SELECT_HISTORY = """
 SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code, commune_code,
        agency_code, procedure_code, channel
@@ -164,7 +162,7 @@ class DossierWriter:
         if fresh:
             await self._write_catalogue(conn, batch, fresh)
             await copy_events(conn, fresh, now)
-            provinces = await self._apply_to_states(conn, fresh, now)
+            provinces = await self._apply_to_states(conn, fresh)
             await conn.execute(UPSERT_FRESHNESS, [source_id, max(e.occurred_at for e in fresh)])
             payload = orjson.dumps({"stream": "dossier", "provinces": sorted(provinces)}).decode()
             await conn.execute(NOTIFY_LIVE, [payload])
@@ -218,7 +216,7 @@ class DossierWriter:
             ])  # fmt: skip
             self._agency_names.update((a.code, a.name) for a in agencies)
 
-    async def _apply_to_states(self, conn: Conn, fresh: list[DossierEvent], ingested_at: datetime) -> set[str]:
+    async def _apply_to_states(self, conn: Conn, fresh: list[DossierEvent]) -> set[str]:
         by_dossier: dict[str, list[DossierEvent]] = defaultdict(list)
         for event in fresh:
             by_dossier[event.dossier_code].append(event)
@@ -234,25 +232,42 @@ class DossierWriter:
             code for code in codes
             if code in old and min(e.occurred_at for e in by_dossier[code]) < old[code].last_event_at
         ]  # fmt: skip
+        orphans: set[str] = set()
         if unknown:
-            cur = await conn.execute(SELECT_WITH_OTHER_EVENTS, [unknown, ingested_at])
-            needs_history += [str(row[0]) for row in await cur.fetchall()]
+            cur = await conn.execute(SELECT_ORPHANS, [unknown])
+            orphans = {str(row[0]) for row in await cur.fetchall()}
+            needs_history += sorted(orphans)
         history: dict[str, list[DossierEvent]] = defaultdict(list)
         if needs_history:
             cur = await conn.execute(SELECT_HISTORY, [needs_history])
             for row in await cur.fetchall():
                 event = DossierEvent(row[0], row[1], EventType(row[2]), *row[3:])  # type: ignore[arg-type]
                 history[event.dossier_code].append(event)
+            # A refold starts from the receipt, whose procedure this process may not have seen yet.
+            await self._procedures.prefetch(
+                conn, {e.procedure_code for events in history.values() for e in events if e.procedure_code}
+            )
         calendar_for = self._calendars.calendar_for
         procedure_of = self._procedures.get
         pairs: list[tuple[DossierState | None, DossierState | None]] = []
+        still_orphan: list[str] = []
         for code, events in by_dossier.items():
+            before = old.get(code)
             if code in history:
                 new = fold(None, history[code], calendar_for, procedure_of)
             else:
-                new = fold(old.get(code), events, calendar_for, procedure_of)
-            if new != old.get(code):
-                pairs.append((old.get(code), new))
+                new = fold(before, events, calendar_for, procedure_of)
+            if new is None:
+                if before is None:
+                    still_orphan.append(code)
+                continue  # a known dossier never folds to nothing; keep what we have
+            if new != before:
+                pairs.append((before, new))
+        if still_orphan:
+            await conn.execute(INSERT_ORPHANS, [sorted(still_orphan)])
+        adopted = sorted(orphans - set(still_orphan))
+        if adopted:
+            await conn.execute(DELETE_ORPHANS, [adopted])
         # Rows are upserted in key order so concurrent writers take row locks in the same order.
         changed = sorted((new for _, new in pairs if new is not None), key=lambda state: state.code)
         delta = rollup_delta(pairs)

@@ -624,9 +624,11 @@ def test_event_ids_are_per_source(live_server: LiveServer) -> None:
 
 
 async def write_in_transaction(conn: AsyncConnection[Any], items: list[dict[str, Any]], now: datetime) -> None:
-    """Run the real writer for one batch exactly as the route does, leaving the transaction open."""
+    """Run the real writer for one batch exactly as the route does, leaving the transaction open;
+    like the route, it knows only the procedures the batch names."""
     procedures, calendars = ProcedureCache(), CalendarStore()
-    await procedures.prefetch(conn, {"1.000001"})
+    named = {item["procedure"]["code"] for item in items if isinstance(item.get("procedure"), dict)}
+    await procedures.prefetch(conn, named)
     await calendars.refresh_if_stale(conn)
     await conn.commit()
     batch = parse_batch(
@@ -674,3 +676,39 @@ async def test_concurrent_batches_for_a_new_dossier_keep_both_events(live_server
     assert len(state["events"]) == 2
     assert state["state"]["status"] == "resolved"
     assert scalar(url, "SELECT sum(resolved)::int FROM dossier_daily") == 1
+
+
+async def test_a_fresh_process_refolds_history_whose_procedure_it_never_saw(live_server: LiveServer) -> None:
+    # The receipt was written by one process; another, with empty caches, receives an event older
+    # than the dossier's last one and must refold the whole history: it has to look up the
+    # receipt's procedure itself, or the state would be lost and the rollup decremented.
+    url = live_server.db_url
+    now = datetime.now(UTC)
+    t0 = now - timedelta(days=3)
+    ok(live_server.post_events([
+        receipt("rf-1", "HS-RF", t0),
+        event("rf-3", "HS-RF", "resolved", t0 + timedelta(hours=5)),
+    ]))  # fmt: skip
+    before = dossier(live_server, "HS-RF")["state"]
+    async with await AsyncConnection.connect(url) as conn:
+        await write_in_transaction(conn, [event("rf-2", "HS-RF", "apology_issued", t0 + timedelta(hours=1))], now)
+        await conn.commit()
+    after = dossier(live_server, "HS-RF")["state"]
+    assert after is not None
+    assert {k: v for k, v in after.items() if k != "apology_at"} == {
+        k: v for k, v in before.items() if k != "apology_at"
+    }
+    assert after["apology_at"] is not None
+    assert scalar(url, "SELECT sum(received)::int FROM dossier_daily") == 1
+    assert scalar(url, "SELECT sum(resolved)::int FROM dossier_daily") == 1
+
+
+def test_events_before_the_receipt_wait_as_orphans_and_are_adopted(live_server: LiveServer) -> None:
+    url = live_server.db_url
+    t0 = datetime.now(UTC) - timedelta(days=2)
+    ok(live_server.post_events([event("or-2", "HS-OR", "resolved", t0 + timedelta(hours=2))]))
+    assert scalar(url, "SELECT count(*)::int FROM dossier_orphan") == 1
+    assert dossier(live_server, "HS-OR")["state"] is None
+    ok(live_server.post_events([receipt("or-1", "HS-OR", t0)]))
+    assert scalar(url, "SELECT count(*)::int FROM dossier_orphan") == 0
+    assert dossier(live_server, "HS-OR")["state"]["status"] == "resolved"
