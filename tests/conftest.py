@@ -4,6 +4,7 @@ migrated template, and the real application served by uvicorn on a free port."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -109,12 +110,18 @@ def module_live_server(pg_server: EmbeddedPostgres) -> Iterator[LiveServer]:
     yield from _live_server(pg_server)
 
 
-def _live_server(pg_server: EmbeddedPostgres, **overrides: object) -> Iterator[LiveServer]:
-    url = fresh_database(pg_server)
+def _live_server(pg_server: EmbeddedPostgres) -> Iterator[LiveServer]:
+    with running_app(fresh_database(pg_server)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_app(url: str) -> Iterator[LiveServer]:
+    """The real app on a free port over the database at `url`, with a registered source key."""
     key = register_source(url, "test-source", "Nguồn thử nghiệm")
     settings = Settings(
         database_url=url, port=free_port(), live_coalesce_seconds=0.1, max_batch_items=500,
-        max_body_bytes=512 * 1024, **overrides,  # type: ignore[arg-type]
+        max_body_bytes=512 * 1024,
     )  # fmt: skip
     server, thread = serve_in_thread(settings, url)
     base = f"http://127.0.0.1:{settings.port}"

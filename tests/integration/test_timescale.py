@@ -21,13 +21,11 @@ import psycopg
 import pytest
 
 from alerts.calendar import WorkingCalendar
-from ioc.db.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bin_dir, free_port, timescaledb_installed
+from ioc.db.embedded import EmbeddedPostgres, EmbeddedPostgresError, find_bin_dir, timescaledb_installed
 from ioc.db.localities import sync_localities
 from ioc.db.migrate import apply_migrations
 from ioc.localities.catalogue import load_catalogue
-from ioc.settings import Settings
-from ioc.sources import register_source
-from tests.conftest import TEMPLATE, LiveServer, fresh_database, serve_in_thread
+from tests.conftest import TEMPLATE, LiveServer, fresh_database, running_app
 
 
 def _timescale_available() -> bool:
@@ -45,9 +43,6 @@ if not _timescale_available():
     )
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-# The live_server fixture registers this source; the TimescaleDB server registers the same one so
-# that dossier pages (which show the source of each event) can be compared verbatim.
-SOURCE_ID = "test-source"
 
 
 # -- the TimescaleDB cluster and a server on it --------------------------------------------------
@@ -100,19 +95,8 @@ def _close_template(cluster: EmbeddedPostgres) -> None:
 
 @pytest.fixture
 def timescale_server(timescale_cluster: EmbeddedPostgres) -> Iterator[LiveServer]:
-    url = fresh_database(timescale_cluster)
-    key = register_source(url, SOURCE_ID, "Nguồn thử nghiệm")
-    settings = Settings(
-        database_url=url, port=free_port(), live_coalesce_seconds=0.1, max_batch_items=500,
-        max_body_bytes=512 * 1024,
-    )  # fmt: skip
-    server, thread = serve_in_thread(settings, url)
-    base = f"http://127.0.0.1:{settings.port}"
-    try:
-        yield LiveServer(base, base.replace("http", "ws") + "/ws", url, key, settings)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with running_app(fresh_database(timescale_cluster)) as server:
+        yield server
 
 
 def _row(url: str, sql: str, params: list[Any] | None = None) -> tuple[Any, ...]:
