@@ -4,8 +4,10 @@ whatever its size (receipts, catalogue, binary COPY of events, state upsert, rol
 Idempotency comes from the receipt ledger: an event id already recorded for its source is a
 duplicate and touches nothing. Dossier state is a fold of events in occurred_at order: when every
 new event of a dossier is newer than its state, the fold continues from that state; otherwise
-(out-of-order arrival, or events that came before the receipt) it is recomputed from the whole
-stored history, which already contains this batch's events because we are in its transaction.
+(out-of-order arrival, or events that came before the receipt and wait in the orphan ledger) it
+is recomputed from the whole stored history, which already contains this batch's events because
+we are in its transaction. State and rollups change in the same transaction as the events, so a
+response means the dossier, its deadline and its locality's counts are already up to date.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ WITH flows AS (
 ), open AS (
     SELECT {key} AS code, count(*) AS open,
            count(*) FILTER (WHERE due_at < %(now)s) AS overdue,
-           count(*) FILTER (WHERE due_at >= %(now)s AND due_at < %(soon)s) AS due_soon
+           count(*) FILTER (WHERE due_at >= %(now)s AND due_at <= %(soon)s) AS due_soon
     FROM dossier
     WHERE closed_at IS NULL {dossier_filter}
     GROUP BY 1
@@ -97,17 +97,17 @@ def window_start_day(now: datetime, window: str) -> Any:
 
 
 async def province_status(
-    conn: Conn, now: datetime, due_soon_before: datetime, window: str = "30d", codes: list[str] | None = None
+    conn: Conn, now: datetime, due_soon_until: datetime, window: str = "30d", codes: list[str] | None = None
 ) -> list[LocalityStatus]:
-    params = {"from_day": window_start_day(now, window), "now": now, "soon": due_soon_before, "codes": codes}
+    params = {"from_day": window_start_day(now, window), "now": now, "soon": due_soon_until, "codes": codes}
     cur = await conn.execute(PROVINCE_STATUS, params)
     return [LocalityStatus(*row) for row in await cur.fetchall()]  # type: ignore[arg-type]
 
 
 async def commune_status(
-    conn: Conn, now: datetime, due_soon_before: datetime, province_code: str, window: str = "30d"
+    conn: Conn, now: datetime, due_soon_until: datetime, province_code: str, window: str = "30d"
 ) -> list[LocalityStatus]:
-    params = {"from_day": window_start_day(now, window), "now": now, "soon": due_soon_before,
+    params = {"from_day": window_start_day(now, window), "now": now, "soon": due_soon_until,
               "province": province_code}  # fmt: skip
     cur = await conn.execute(COMMUNE_STATUS, params)
     return [LocalityStatus(*row) for row in await cur.fetchall()]  # type: ignore[arg-type]
