@@ -23,6 +23,7 @@ CREATE TABLE alert (
 CREATE UNIQUE INDEX alert_open_fingerprint_idx ON alert (fingerprint) WHERE state <> 'resolved';
 CREATE INDEX alert_province_idx ON alert (province_code, updated_at DESC);
 CREATE INDEX alert_updated_idx ON alert (updated_at DESC);
+CREATE INDEX alert_resolved_idx ON alert (resolved_at DESC) WHERE state = 'resolved';
 
 CREATE TABLE alert_transition (
     id          bigserial PRIMARY KEY,

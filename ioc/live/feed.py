@@ -33,12 +33,14 @@ ALERT_COLUMNS = (
     "value, active_since, fired_at, resolved_at, updated_at"
 )
 SELECT_ALERTS_BY_ID = f"SELECT {ALERT_COLUMNS} FROM alert WHERE id = ANY(%s)"
-# The feed shows what is open plus what resolved lately, so a screen sees alerts clear.
+# The snapshot holds every open alert (screens count them) plus the latest resolutions, so a
+# screen sees alerts clear without loading a day of history.
 SELECT_RECENT_ALERTS = f"""
-SELECT {ALERT_COLUMNS} FROM alert
-WHERE state <> 'resolved' OR resolved_at > %s - INTERVAL '1 day'
-ORDER BY (state = 'firing') DESC, updated_at DESC
-LIMIT 500
+(SELECT {ALERT_COLUMNS} FROM alert WHERE state <> 'resolved')
+UNION ALL
+(SELECT {ALERT_COLUMNS} FROM alert
+ WHERE state = 'resolved' AND resolved_at > %s - INTERVAL '1 day'
+ ORDER BY resolved_at DESC LIMIT 200)
 """
 
 
