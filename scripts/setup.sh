@@ -39,8 +39,10 @@ fi
 py_hash=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp_dir/python" 2>/dev/null)" != "$py_hash" ]; then
   echo "setup: installing Python packages"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  # This machine's pip configuration names index folders that may not exist; hide that noise only.
+  quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }; return "${PIPESTATUS[0]}"; }
+  quiet .venv/bin/pip install -q --upgrade pip
+  quiet .venv/bin/pip install -q -e '.[dev]'
   echo "$py_hash" > "$stamp_dir/python"
 fi
 npm_hash=$(sha256sum frontend/package-lock.json | cut -d' ' -f1)
