@@ -62,6 +62,14 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, timescale: bool = False, port: int | None = None) -> None:
         self.bin_dir = find_bin_dir()
         self._run_as = "postgres" if os.geteuid() == 0 else None
+        if self._run_as is not None:
+            try:
+                pwd.getpwnam(self._run_as)
+            except KeyError as exc:
+                raise EmbeddedPostgresError(
+                    "running as root needs the unprivileged 'postgres' account that Debian's postgresql "
+                    "package creates; run scripts/setup.sh"
+                ) from exc
         self.data_dir = self._usable_data_dir(data_dir.resolve())
         self.timescale = timescale
         self.port = port
