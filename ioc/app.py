@@ -28,6 +28,7 @@ from ioc.db.pool import make_pool
 from ioc.live.feed import LiveFeed
 from ioc.live.hub import LiveHub
 from ioc.localities.catalogue import load_catalogue
+from ioc.map.boundaries import province_geojson
 from ioc.metrics import Metrics
 from ioc.settings import Settings
 
@@ -35,6 +36,10 @@ from ioc.settings import Settings
 def create_app(settings: Settings, database_url: str, *, run_alerts: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A broken boundary file is a configuration error: refuse to start rather than serve a
+        # map that fails on first load. (Deriving the default shapes here also warms the cache.)
+        catalogue = load_catalogue()
+        province_geojson(catalogue, settings.boundary_file)
         metrics = Metrics()
         pool = make_pool(settings, database_url)
         await pool.open(wait=True, timeout=30)
@@ -54,7 +59,7 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         )  # fmt: skip
         feed.hub = hub
         app.state.ioc = AppState(
-            settings=settings, pool=pool, metrics=metrics, catalogue=load_catalogue(), calendars=calendars,
+            settings=settings, pool=pool, metrics=metrics, catalogue=catalogue, calendars=calendars,
             ingest=IngestContext(procedures, calendars, DossierWriter(procedures, calendars)), hub=hub,
         )  # fmt: skip
         tasks = [asyncio.create_task(coro) for coro in (hub.run(), feed.listen(), feed.refresh_loop())]
