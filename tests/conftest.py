@@ -62,6 +62,15 @@ def db_url(pg_server: EmbeddedPostgres) -> str:
     return fresh_database(pg_server)
 
 
+@pytest.fixture
+def empty_db(pg_server: EmbeddedPostgres) -> str:
+    """A database with nothing in it: no migrations, no localities."""
+    name = f"ioc_empty_{os.getpid()}_{next(_names)}"
+    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg_server.url_for(name)
+
+
 @dataclass
 class LiveServer:
     url: str

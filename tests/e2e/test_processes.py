@@ -15,26 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
-from ioc.db.embedded import EmbeddedPostgres, free_port
+from ioc.db.embedded import free_port
 
 IOC = [sys.executable, "-m", "ioc.cli"]
 
 
 @pytest.fixture
-def empty_database(pg_server: EmbeddedPostgres) -> str:
-    name = f"ioc_processes_{os.getpid()}"
-    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return pg_server.url_for(name)
-
-
-@pytest.fixture
-def environment(empty_database: str, tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "IOC_DATABASE_URL": empty_database, "IOC_PORT": str(free_port()),
+def environment(empty_db: str, tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "IOC_DATABASE_URL": empty_db, "IOC_PORT": str(free_port()),
             "IOC_ALERT_INTERVAL_SECONDS": "1", "IOC_DATA_DIR": str(tmp_path)}  # fmt: skip
 
 

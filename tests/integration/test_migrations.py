@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
-from itertools import count
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from ioc.db.embedded import EmbeddedPostgres
 from ioc.db.migrate import MIGRATIONS_DIR, MigrationError, apply_migrations
 
-_names = count()
 ALL_MIGRATIONS = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
-
-
-@pytest.fixture
-def empty_db(pg_server: EmbeddedPostgres) -> str:
-    name = f"ioc_migrate_{next(_names)}"
-    with psycopg.connect(pg_server.url_for("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return pg_server.url_for(name)
 
 
 @pytest.fixture
