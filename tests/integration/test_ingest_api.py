@@ -1,8 +1,8 @@
 """The ingest API end to end: a real app in uvicorn over a real PostgreSQL.
 
 Every item of a batch gets its own result; refused items write nothing; replays change nothing;
-oversized batches and bodies are refused whole; the dossier state and the status rollups follow
-the events whatever order they arrive in.
+oversized batches and bodies are refused whole. (A dossier's life through the API — arrival
+order, pauses, status — is in test_ingest_lifecycle.py.)
 """
 
 from __future__ import annotations
