@@ -193,8 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SIGTERM (docker stop, systemd, timeout) must unwind like Ctrl-C so that the embedded cluster
+    # is stopped: uvicorn re-raises the signal after its own shutdown, and the default action
+    # would end the process before the `with database(...)` block could stop PostgreSQL.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = build_parser().parse_args(argv)
     settings = Settings()
     started = datetime.now(UTC)

@@ -70,3 +70,26 @@ def test_demo_brings_up_map_and_alerts() -> None:
             raise
     assert proc.returncode == 0, log_path.read_text()[-3000:]
     assert not (root / "pgdata" / "postmaster.pid").exists(), "embedded PostgreSQL still running after exit"
+
+
+def test_sigterm_stops_the_embedded_database_too() -> None:
+    # What `docker stop`, systemd or `timeout` send: the cluster must not outlive the process.
+    root = Path(tempfile.mkdtemp(prefix="ioc-demo-term-"))
+    root.chmod(0o755)
+    port = free_port()
+    env = {**os.environ, "IOC_DATA_DIR": str(root), "IOC_PORT": str(port), "IOC_SIMULATE_RATE": "5"}
+    env.pop("IOC_DATABASE_URL", None)
+    log_path = root / "demo.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ioc.cli", "demo"], env=env, stdout=log, stderr=log)
+    try:
+        started = time.monotonic()
+        while (ready := _get(f"http://127.0.0.1:{port}/readyz")) is None or ready.status_code != 200:
+            assert proc.poll() is None and time.monotonic() - started < 60, log_path.read_text()[-3000:]
+            time.sleep(0.3)
+        assert (root / "pgdata" / "postmaster.pid").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, log_path.read_text()[-3000:]
+    assert not (root / "pgdata" / "postmaster.pid").exists(), "embedded PostgreSQL outlived SIGTERM"
