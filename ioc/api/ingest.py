@@ -61,6 +61,7 @@ def ingest_router() -> APIRouter:
         key = api_key_of(request)
         if not key:
             raise HTTPException(401, "missing API key (Authorization: Bearer <key>)")
+        # Authenticate on a short-lived connection: none is held while a slow client sends its body.
         async with state.pool.connection() as conn:
             source_id = await source_for_key(conn, key)
             await conn.commit()

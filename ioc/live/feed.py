@@ -175,6 +175,10 @@ class LiveFeed:
                 for row in await cur.fetchall():
                     alert = alert_row_to_dict(row)
                     published += self._publish_if_changed(f"alert:{alert['id']}", alert)
+                    if alert["state"] == "resolved":
+                        # A resolved episode never changes again: forget it, or a wall screen's
+                        # process running for weeks would keep every alert it ever published.
+                        self._published.pop(f"alert:{alert['id']}", None)
         return published
 
     def _publish_if_changed(self, key: str, payload: dict[str, Any]) -> int:
