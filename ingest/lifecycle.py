@@ -201,7 +201,11 @@ def fold(
 
 # -- rollup contributions ---------------------------------------------------------------------
 
-RollupKey = tuple[date, str, str]  # (local day, province, commune or '')
+# (local day, province, commune or '', agency or '', sector): the agency and sector let a scope
+# such as "province X, sector Y" be answered from the rollup. migrations/009 rebuilds the same
+# rows from `dossier` in SQL: a change here needs a matching change there.
+RollupKey = tuple[date, str, str, str, str]
+ROLLUP_KEY = ("day", "province_code", "commune_code", "agency_code", "sector")
 ROLLUP_FIELDS = ("received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late")
 
 
@@ -210,11 +214,11 @@ def contributions(state: DossierState | None) -> dict[RollupKey, list[int]]:
     applies new minus old."""
     if state is None:
         return {}
-    commune = state.commune_code or ""
-    received_key = (state.received_at.astimezone(LOCAL_TZ).date(), state.province_code, commune)
+    where = (state.province_code, state.commune_code or "", state.agency_code or "", state.sector)
+    received_key = (state.received_at.astimezone(LOCAL_TZ).date(), *where)
     out = {received_key: [1, int(state.channel == Channel.ONLINE), 0, 0, 0, 0]}
     if state.resolved_at is not None and state.outcome is not None:
-        key = (state.resolved_at.astimezone(LOCAL_TZ).date(), state.province_code, commune)
+        key = (state.resolved_at.astimezone(LOCAL_TZ).date(), *where)
         counts = out.setdefault(key, [0, 0, 0, 0, 0, 0])
         counts[2] += 1
         counts[_OUTCOME_SLOT[state.outcome]] += 1

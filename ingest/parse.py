@@ -119,7 +119,9 @@ def parse_batch(
     max_age: timedelta,
     catalogue: LocalityCatalogue,
     procedure_of: ProcedureLookup,
+    in_scope: Callable[[str, str | None], bool] | None = None,
 ) -> ParsedBatch:
+    """Check every item; `in_scope(province, commune)` is the source's locality grant (None: all)."""
     batch = ParsedBatch()
     seen_ids: set[str] = set()
     latest_allowed = now + future_tolerance
@@ -160,6 +162,13 @@ def parse_batch(
         place = _resolve_cached(item.locality, catalogue, resolved)
         if isinstance(place, LocalityError):
             batch.refused.append(_reject(index, item.event_id, place.code, str(place)))
+            continue
+        if in_scope is not None and not in_scope(place.province_code, place.commune_code):
+            where = place.commune_code or place.province_code
+            batch.refused.append(_reject(
+                index, item.event_id, "locality_out_of_scope",
+                f"this source's key does not cover locality {where}; nothing was written for this item",
+            ))  # fmt: skip
             continue
         procedure_code: str | None = None
         registering: tuple[Procedure, str] | None = None

@@ -22,8 +22,9 @@ LOCALITY_FIELDS = tuple(f.name for f in fields(LocalityRef))
 _LOCALITY_KEYS = frozenset(LOCALITY_FIELDS)
 _LOCALITY_SLOT = {name: i for i, name in enumerate(LOCALITY_FIELDS)}
 _EVENT_KEYS = frozenset(
-    {"event_id", "dossier_code", "event_type", "occurred_at", "locality", "procedure", "agency", "channel"}
-)
+    {"event_id", "dossier_code", "event_type", "occurred_at", "locality", "procedure", "agency", "channel",
+     "applicant"}
+)  # fmt: skip
 _REQUIRED = ("event_id", "dossier_code", "event_type", "occurred_at", "locality")
 _PROCEDURE_KEYS = frozenset({"code", "name", "sector", "statutory_days"})
 _AGENCY_KEYS = frozenset({"code", "name"})
@@ -67,6 +68,11 @@ def validate_event(raw: Any) -> EventIn:
     if not isinstance(raw, dict):
         raise InvalidItem("invalid_field", "each event must be a JSON object")
     _no_unknown_keys(raw, _EVENT_KEYS, "")
+    # Source systems often send the applicant (name, ID number, phone). No indicator needs them,
+    # so in the spirit of Decree 13/2023 (personal-data protection) they are accepted and dropped
+    # here: nothing about the applicant reaches the database, the logs or a screen.
+    if raw.get("applicant") is not None and not isinstance(raw["applicant"], dict):
+        raise InvalidItem("invalid_field", "applicant: must be an object (it is not stored)")
     for key in _REQUIRED:
         if raw.get(key) is None:
             raise InvalidItem("missing_field" if key != "occurred_at" else "invalid_time", f"{key}: required")

@@ -23,6 +23,7 @@ import orjson
 
 from ingest.lifecycle import (
     ROLLUP_FIELDS,
+    ROLLUP_KEY,
     DossierEvent,
     DossierState,
     EventType,
@@ -90,13 +91,13 @@ SELECT {", ".join(STATE_COLUMNS)}, now() FROM dossier_stage ORDER BY code
 ON CONFLICT (code) DO UPDATE SET
 {", ".join(f"{n} = EXCLUDED.{n}" for n in STATE_COLUMNS if n != "code")}, updated_at = now()
 """
-ROLLUP_KEY = ("day", "province_code", "commune_code")
 COPY_ROLLUP = f"COPY dossier_daily_stage ({', '.join((*ROLLUP_KEY, *ROLLUP_FIELDS))}) FROM STDIN (FORMAT BINARY)"
-ROLLUP_TYPES = ["date", "text", "text", *("int4" for _ in ROLLUP_FIELDS)]
+ROLLUP_TYPES = ["date", "text", "text", "text", "text", *("int4" for _ in ROLLUP_FIELDS)]
+# Merged in key order, like the states, so concurrent writers take row locks in the same order.
 MERGE_ROLLUP = f"""
 INSERT INTO dossier_daily ({", ".join((*ROLLUP_KEY, *ROLLUP_FIELDS))})
-SELECT {", ".join((*ROLLUP_KEY, *ROLLUP_FIELDS))} FROM dossier_daily_stage ORDER BY day, province_code, commune_code
-ON CONFLICT (day, province_code, commune_code) DO UPDATE SET
+SELECT {", ".join((*ROLLUP_KEY, *ROLLUP_FIELDS))} FROM dossier_daily_stage ORDER BY {", ".join(ROLLUP_KEY)}
+ON CONFLICT ({", ".join(ROLLUP_KEY)}) DO UPDATE SET
 {", ".join(f"{f} = dossier_daily.{f} + EXCLUDED.{f}" for f in ROLLUP_FIELDS)}
 """
 UPSERT_FRESHNESS = """
@@ -289,7 +290,6 @@ class DossierWriter:
                     await copy.write_row((*key, *(counts.get(f, 0) for f in ROLLUP_FIELDS)))
             await conn.execute(MERGE_ROLLUP)
         return {e.province_code for e in fresh} | {s.province_code for s in changed}
-
 
 
 async def copy_events(conn: Conn, events: Sequence[DossierEvent], ingested_at: datetime) -> None:

@@ -18,7 +18,13 @@ from alerts.scheduler import start_alert_scheduler
 from alerts.shell import AlertEngine
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
+from ioc.api.access import configure_access, secure_app
+from ioc.api.admin import admin_router
+from ioc.api.alerts import alerts_router
+from ioc.api.auth import auth_router
+from ioc.api.calendar import calendar_router
 from ioc.api.deps import AppState
+from ioc.api.dossiers import dossiers_router
 from ioc.api.frontend import frontend_router
 from ioc.api.ingest import IngestContext, ingest_router
 from ioc.api.live import live_router
@@ -26,8 +32,8 @@ from ioc.api.ops import ops_router
 from ioc.api.status import status_router
 from ioc.db.pool import make_pool
 from ioc.live.feed import LiveFeed
-from ioc.live.hub import LiveHub
 from ioc.localities.catalogue import load_catalogue
+from ioc.logsafety import install_redaction
 from ioc.map.boundaries import province_geojson
 from ioc.metrics import Metrics
 from ioc.settings import Settings
@@ -50,31 +56,27 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         feed = LiveFeed(
             pool=pool, url=database_url, calendars=calendars, metrics=metrics,
             window=f"{settings.dashboard_window_days}d" if settings.dashboard_window_days in (7, 30) else "30d",
-            expected_every_seconds=settings.dossier_feed_expected_seconds,
-            tick_seconds=settings.live_coalesce_seconds,
+            expected_every_seconds=settings.dossier_feed_expected_seconds, catalogue=catalogue,
+            coalesce_seconds=settings.live_coalesce_seconds, tick_seconds=settings.live_coalesce_seconds,
         )  # fmt: skip
-        hub = LiveHub(
-            snapshot_provider=feed.snapshot, coalesce_seconds=settings.live_coalesce_seconds,
-            metrics=metrics.hub_metrics(),
-        )  # fmt: skip
-        feed.hub = hub
         app.state.ioc = AppState(
             settings=settings, pool=pool, metrics=metrics, catalogue=catalogue, calendars=calendars,
-            ingest=IngestContext(procedures, calendars, DossierWriter(procedures, calendars)), hub=hub,
+            ingest=IngestContext(procedures, calendars, DossierWriter(procedures, calendars)), feed=feed,
         )  # fmt: skip
-        tasks = [asyncio.create_task(coro) for coro in (hub.run(), feed.listen(), feed.refresh_loop())]
+        configure_access(app.state.ioc, settings)
+        # After uvicorn has set up its loggers: no credential reaches a log line.
+        install_redaction()
+        tasks = [asyncio.create_task(coro) for coro in (feed.listen(), feed.refresh_loop())]
         scheduler = None
         if run_alerts:
             engine = AlertEngine(calendars.calendar_for(""), metrics)
-            scheduler = start_alert_scheduler(
-                pool, engine, settings.alert_interval_seconds, settings.retention_days
-            )
+            scheduler = start_alert_scheduler(pool, engine, settings.alert_interval_seconds, settings.retention_days)
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            hub.close()
+            await feed.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -86,12 +88,22 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         title="IOC — Trung tâm giám sát, điều hành thông minh",
         version="0.1.0",
         lifespan=lifespan,
+        # The interactive docs pages load their scripts from a CDN, which a command centre may not
+        # reach; the OpenAPI document itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.include_router(auth_router())
+    app.include_router(admin_router())
     app.include_router(ingest_router())
     app.include_router(status_router())
+    app.include_router(alerts_router())
+    app.include_router(dossiers_router())
+    app.include_router(calendar_router())
     app.include_router(live_router())
     app.include_router(ops_router())
     app.include_router(frontend_router(boundary_file=settings.boundary_file, frontend_dir=settings.frontend_dir))
+    secure_app(app, settings)
     return app
 
 

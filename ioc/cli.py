@@ -5,7 +5,9 @@
   ioc alerts     the alert engine alone
   ioc migrate    apply migrations and load the locality catalogue, then exit
   ioc simulate   send a simulated dossier stream to a running API
-  ioc source     register a data source and print its API key
+  ioc source     register a data source (streams, localities) and print its API key
+  ioc user       create or list accounts (admin, leader, operator, subscriber)
+  ioc display    create a wall-display token (read-only, bound to a scope)
 
 With IOC_DATABASE_URL unset, every command starts (or shares) the embedded PostgreSQL cluster
 under IOC_DATA_DIR and stops it on exit.
@@ -25,6 +27,11 @@ from datetime import UTC, datetime
 
 import uvicorn
 
+from ioc.auth import bootstrap
+from ioc.auth.accounts import AccountError
+from ioc.auth.bootstrap import ensure_demo_admin
+from ioc.auth.policy import Role
+from ioc.auth.scope import Scope, ScopeError
 from ioc.db.embedded import EmbeddedPostgres
 from ioc.db.localities import sync_localities
 from ioc.db.migrate import apply_migrations
@@ -82,14 +89,20 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     with database(settings) as url:
         prepare_database(url)
         key = register_source(url, "simulator", "Bộ mô phỏng hồ sơ (simulator)")
+        admin = ensure_demo_admin(url, settings.data_dir)
         server = _uvicorn_server(settings, url, run_alerts=True)
         base = f"http://{settings.host}:{settings.port}"
+        sign_in = (
+            f"  Đăng nhập / sign in: {admin[0]} / {admin[1]}"
+            f"  (lưu tại / kept in {settings.data_dir}/admin-password.txt)\n"
+            if admin else "  Đăng nhập bằng tài khoản đã tạo / sign in with an account you created (ioc user create)\n"
+        )  # fmt: skip
 
         async def main() -> None:
             async def simulate() -> None:
                 while not server.started:
                     await asyncio.sleep(0.1)
-                print(f"\n  IOC đang chạy / IOC is running: {base}/\n", flush=True)
+                print(f"\n  IOC đang chạy / IOC is running: {base}/\n{sign_in}", flush=True)
                 await run_simulator(
                     base, key, rate_per_second=settings.simulate_rate, time_scale=settings.simulate_time_scale
                 )
@@ -132,7 +145,9 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
             async with pool.connection() as conn:
                 await calendars.refresh_if_stale(conn)
             scheduler = start_alert_scheduler(
-                pool, AlertEngine(calendars.calendar_for(""), Metrics()), settings.alert_interval_seconds,
+                pool,
+                AlertEngine(calendars.calendar_for(""), Metrics()),
+                settings.alert_interval_seconds,
                 settings.retention_days,
             )
             stop = asyncio.Event()
@@ -161,11 +176,62 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
     ))  # fmt: skip
 
 
+def scope_from_args(args: argparse.Namespace) -> Scope:
+    """--national, or --province / --commune (repeatable), optionally narrowed by --agency / --sector."""
+    try:
+        return Scope.from_dict({
+            "national": args.national, "provinces": args.province or [], "communes": args.commune or [],
+            "agencies": args.agency or None, "sectors": args.sector or None,
+        })  # fmt: skip
+    except ScopeError as exc:
+        raise SystemExit(f"scope: {exc}") from exc
+
+
+def _add_scope_arguments(parser: argparse.ArgumentParser, *, narrowing: bool = True) -> None:
+    parser.add_argument("--national", action="store_true", help="every province and commune")
+    parser.add_argument("--province", action="append", metavar="CODE", help="a province code (repeatable)")
+    parser.add_argument("--commune", action="append", metavar="CODE", help="a commune code (repeatable)")
+    if narrowing:
+        parser.add_argument("--agency", action="append", metavar="CODE", help="only this agency (repeatable)")
+        parser.add_argument("--sector", action="append", metavar="NAME", help="only this sector (repeatable)")
+
+
 def cmd_source(settings: Settings, args: argparse.Namespace) -> None:
+    args.agency = args.sector = None
+    scope = scope_from_args(args) if (args.province or args.commune) else Scope.everything()
     with database(settings) as url:
         prepare_database(url)
-        key = register_source(url, args.id, args.name or args.id, args.key)
+        streams = frozenset(args.stream or ["dossier"])
+        key = register_source(url, args.id, args.name or args.id, args.key, streams=streams, scope=scope)
     print(key)
+
+
+def cmd_user(settings: Settings, args: argparse.Namespace) -> None:
+    with database(settings) as url:
+        prepare_database(url)
+        if args.action == "list":
+            for user in bootstrap.list_users(url):
+                state = "disabled" if user.disabled_at else "active"
+                print(f"{user.id}\t{user.username}\t{user.role.value}\t{state}\t{user.scope.key}")
+            return
+        if not args.username or not args.role:
+            raise SystemExit("ioc user create USERNAME --role ROLE [scope options]")
+        scope = scope_from_args(args)
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else bootstrap.new_password()
+        try:
+            bootstrap.create_user(url, args.username.lower(), args.name or args.username, Role(args.role), scope,
+                                  password)  # fmt: skip
+        except AccountError as exc:
+            raise SystemExit(str(exc)) from exc
+        if not args.password_stdin:
+            print(f"mật khẩu / password: {password}")
+
+
+def cmd_display(settings: Settings, args: argparse.Namespace) -> None:
+    with database(settings) as url:
+        prepare_database(url)
+        token = bootstrap.create_display(url, args.screen_name, scope_from_args(args))
+    print(token)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,7 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("id")
     src.add_argument("--name")
     src.add_argument("--key", help="use this key instead of a random one")
+    src.add_argument("--stream", action="append", choices=["dossier"], help="streams it may write (default: all)")
+    _add_scope_arguments(src, narrowing=False)
     src.set_defaults(fn=cmd_source)
+    usr = sub.add_parser("user", help="create or list accounts")
+    usr.add_argument("action", choices=["create", "list"])
+    usr.add_argument("username", nargs="?")
+    usr.add_argument("--role", choices=["admin", "leader", "operator", "subscriber"])
+    usr.add_argument("--name", help="display name")
+    usr.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else one is made)")
+    _add_scope_arguments(usr)
+    usr.set_defaults(fn=cmd_user)
+    dsp = sub.add_parser("display", help="create a wall-display token and print it")
+    dsp.add_argument("screen_name")
+    _add_scope_arguments(dsp)
+    dsp.set_defaults(fn=cmd_display)
     return parser
 
 

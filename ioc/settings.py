@@ -42,11 +42,47 @@ class Settings(BaseSettings):
     pool_min_size: int = 2
     pool_max_size: int = 10
 
+    # Access control. Cookies are marked Secure when the product is served over HTTPS.
+    session_hours: float = 12.0
+    access_token_minutes: float = 15.0
+    refresh_token_days: float = 30.0
+    cookie_secure: bool = False
+    hsts: bool = False
+    # Browser origins allowed to call the API cross-site; empty keeps CORS closed.
+    cors_origins: str = ""
+    # Extra origins a WebSocket may come from, besides the page's own (comma-separated).
+    ws_allowed_origins: str = ""
+    # Rate limits: login attempts per client address and per username; ingest batches per source.
+    login_attempts_per_minute: float = 10.0
+    login_attempts_per_username_per_minute: float = 5.0
+    ingest_batches_per_second: float = 20.0
+    ingest_batch_burst: int = 40
+    # Bodies of every route but ingest (which has max_body_bytes).
+    max_request_bytes: int = 1024 * 1024
+    # Optional OIDC: bearer JWTs from this issuer are accepted; keys from a JWKS URL or file.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_file: Path | None = None
+    oidc_role_claim: str = "ioc_role"
+    oidc_scope_claim: str = "ioc_scope"
+    oidc_groups_claim: str = "groups"
+    # JSON object mapping an identity-provider group to an IOC role, e.g. {"ioc-admins": "admin"}.
+    oidc_role_map: str = ""
+
     simulate_rate: float = Field(default=50.0, description="events per second the demo simulator sends")
     # Simulated seconds per real second while the simulator catches up on its back-filled week.
     simulate_time_scale: float = 20000.0
 
-    @field_validator("database_url", "boundary_file", mode="before")
+    @field_validator(
+        "database_url",
+        "boundary_file",
+        "oidc_issuer",
+        "oidc_audience",
+        "oidc_jwks_url",
+        "oidc_jwks_file",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker-compose passes unset optional variables as empty strings.

@@ -26,6 +26,7 @@ from ioc.db.migrate import apply_migrations
 from ioc.localities.catalogue import load_catalogue
 from ioc.settings import Settings
 from ioc.sources import register_source
+from tests.auth_support import user_token
 
 TEMPLATE = "ioc_template"
 _names = count()
@@ -78,8 +79,14 @@ class LiveServer:
     db_url: str
     api_key: str
     settings: Settings
+    admin_token: str = ""
 
-    def client(self) -> httpx.Client:
+    def client(self, token: str | None = None) -> httpx.Client:
+        """A client that signs in as the test admin (national scope) unless given another token."""
+        headers = {"Authorization": f"Bearer {token or self.admin_token}"} if (token or self.admin_token) else {}
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+
+    def anonymous(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
 
     def post_events(self, events: list[dict[str, object]], key: str | None = None) -> httpx.Response:
@@ -128,6 +135,7 @@ def _live_server(pg_server: EmbeddedPostgres) -> Iterator[LiveServer]:
 def running_app(url: str) -> Iterator[LiveServer]:
     """The real app on a free port over the database at `url`, with a registered source key."""
     key = register_source(url, "test-source", "Nguồn thử nghiệm")
+    admin_token = user_token(url, f"admin-{next(_names)}", "admin")
     settings = Settings(
         database_url=url, port=free_port(), live_coalesce_seconds=0.1, max_batch_items=500,
         max_body_bytes=512 * 1024,
@@ -135,7 +143,7 @@ def running_app(url: str) -> Iterator[LiveServer]:
     server, thread = serve_in_thread(settings, url)
     base = f"http://127.0.0.1:{settings.port}"
     try:
-        yield LiveServer(base, base.replace("http", "ws") + "/ws", url, key, settings)
+        yield LiveServer(base, base.replace("http", "ws") + "/ws", url, key, settings, admin_token)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

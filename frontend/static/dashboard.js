@@ -1,8 +1,10 @@
-// The dashboard: live state, the panels around the map, and the hooks tests read.
+// The dashboard: who is signed in, live state, the panels around the map, and the hooks tests read.
 (function () {
   "use strict";
 
   const F = window.IocFormat;
+  const S = window.IocSession;
+  const IDENTITY_RETRY_MS = 5000;
   const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
   const STATE_RANK = { firing: 0, pending: 1, resolved: 2 };
   const STATE_LABEL = { firing: "Đang cảnh báo", pending: "Chờ xác nhận", resolved: "Đã hết" };
@@ -10,7 +12,11 @@
   const MAX_ALERTS_SHOWN = 40;
 
   const state = {
-    provinces: {}, // code -> P
+    identity: null, // GET /api/v1/auth/me: subject, name, role, scope, credential
+    access: "ok", // "ok" | "forbidden" (the role may not read status)
+    notice: null, // a problem to show before there is a connection to speak of
+    provinces: {}, // code -> P (only the provinces the scope touches)
+    communes: {}, // code -> C (scopes below a whole province: their communes, for names)
     alerts: {}, // id -> A
     freshness: null,
     window: null,
@@ -32,6 +38,7 @@
 
   let provinceMap = null;
   let renderQueued = false;
+  let labelNames = {}; // code -> short name, from the map spec: names before the first snapshot
 
   const $ = (id) => document.getElementById(id);
 
@@ -47,6 +54,8 @@
   function applySnapshot(data) {
     state.provinces = {};
     for (const p of data.provinces) state.provinces[p.code] = p;
+    state.communes = {};
+    for (const c of data.communes || []) state.communes[c.code] = c;
     state.alerts = {};
     for (const a of data.alerts) state.alerts[a.id] = a;
     state.freshness = data.freshness;
@@ -60,8 +69,10 @@
     for (const [key, value] of Object.entries(changes)) {
       const [kind, id] = splitKey(key);
       if (kind === "province") setOrDelete(state.provinces, id, value);
+      else if (kind === "commune") setOrDelete(state.communes, id, value);
       else if (kind === "alert") setOrDelete(state.alerts, id, value);
       else if (kind === "freshness") state.freshness = value;
+      // Any other key is from a newer server: ignored, the rest of the delta still applies.
     }
     scheduleRender();
   }
@@ -107,6 +118,7 @@
 
   // "live" only when the socket is up and the feed delivered within twice its expected cadence.
   function liveStatus(now) {
+    if (state.access === "forbidden") return { key: "forbidden", label: "Không có quyền" };
     if (state.connection !== "open" || !state.hasSnapshot) {
       return state.hasSnapshot || state.connection === "closed"
         ? { key: "disconnected", label: "Mất kết nối" }
@@ -135,6 +147,7 @@
     renderTotals(nationalTotals(provinces));
     renderAlerts(Object.values(state.alerts), new Date());
     renderProvinceTable(provinces);
+    renderIdentity();
     renderStatus(new Date());
     if (state.window) $("window-label").textContent = windowLabel(state.window);
     if (provinceMap) provinceMap.refresh();
@@ -223,7 +236,14 @@
 
     const banner = $("status-banner");
     const shownAt = update ? " (số liệu lúc " + F.clock(update.at) + ")" : "";
-    if (status.key === "disconnected") {
+    if (status.key === "forbidden") {
+      banner.textContent = "Tài khoản này không được xem số liệu trạng thái. Hãy liên hệ quản trị viên. " +
+        "/ This account may not view status; contact an administrator.";
+      banner.hidden = false;
+    } else if (state.notice) {
+      banner.textContent = state.notice;
+      banner.hidden = false;
+    } else if (status.key === "disconnected") {
       banner.textContent = "Mất kết nối tới máy chủ — số liệu đang hiển thị không còn trực tiếp" + shownAt +
         ". Đang kết nối lại…";
       banner.hidden = false;
@@ -235,8 +255,79 @@
     }
   }
 
+  // ---- who is signed in ----------------------------------------------------------------------
+
+  function placeNames() {
+    const provinces = Object.assign({}, labelNames);
+    for (const p of Object.values(state.provinces)) provinces[p.code] = p.name;
+    const communes = {};
+    for (const c of Object.values(state.communes)) communes[c.code] = c.name;
+    return { provinces, communes };
+  }
+
+  function renderIdentity() {
+    const me = state.identity;
+    if (!me) return;
+    const words = S.scopeWords(me.scope, placeNames());
+    $("who-name").textContent = S.isDisplay(me) ? "Màn hình: " + me.name : me.name;
+    $("who-role").textContent = S.roleLabel(me.role);
+    $("who-scope").textContent = words;
+    $("who").title = me.subject;
+    // A wall screen has nobody at it to press the button.
+    $("sign-out").hidden = S.isDisplay(me);
+    $("who").hidden = false;
+    $("totals-title").textContent = me.scope && me.scope.national ? "Toàn quốc" : words;
+  }
+
+  // Whether a province belongs to what this user may see (the map dims the rest).
+  function inScope(code) {
+    const scope = state.identity && state.identity.scope;
+    if (!scope || scope.national) return true;
+    return code in state.provinces || (scope.provinces || []).includes(code);
+  }
+
+  // The signed-in principal, or null when this page is already on its way to the sign-in page.
+  // A server that cannot answer is retried: a wall screen must come back on its own.
+  async function identify() {
+    for (;;) {
+      const answer = await S.whoAmI();
+      if (answer.status === "ok") {
+        state.notice = null;
+        return answer.me;
+      }
+      if (answer.status === "signed-out") {
+        S.goToSignIn(state.identity);
+        return null;
+      }
+      state.notice = "Không kiểm tra được đăng nhập (" + answer.message + "). Đang thử lại… " +
+        "/ Could not check the sign-in; retrying.";
+      renderStatus(new Date());
+      await new Promise((resolve) => setTimeout(resolve, IDENTITY_RETRY_MS));
+    }
+  }
+
+  // After the socket could not even open: signed out (go and sign in) or just unreachable (retry).
+  async function checkAccess() {
+    const answer = await S.whoAmI();
+    if (answer.status === "signed-out") {
+      S.goToSignIn(state.identity);
+      return false;
+    }
+    if (answer.status === "ok") {
+      state.identity = answer.me;
+      scheduleRender();
+    }
+    return true;
+  }
+
+  function forbidden() {
+    state.access = "forbidden";
+    scheduleRender();
+  }
+
   function renderLegend() {
-    const items = F.BANDS.concat([F.NO_DATA]).map((b) => {
+    const national = !state.identity || !state.identity.scope || state.identity.scope.national;
+    const items = F.BANDS.concat(national ? [F.NO_DATA] : [F.NO_DATA, F.OUT_OF_SCOPE]).map((b) => {
       const li = el("li");
       const swatch = el("span", "swatch");
       swatch.style.background = F.cssColour(b.colour);
@@ -264,14 +355,31 @@
   }
 
   async function start() {
-    renderLegend();
     tick();
     setInterval(tick, 1000);
+    $("sign-out").addEventListener("click", () => {
+      $("sign-out").disabled = true;
+      S.signOut();
+    });
 
+    const me = await identify();
+    if (!me) return;
+    state.identity = me;
+    renderLegend();
+    renderIdentity();
+
+    let snapshots = 0;
     const live = new IocLive.LiveConnection({
-      onSnapshot: (data) => applySnapshot(data),
+      onSnapshot: (data) => {
+        applySnapshot(data);
+        // A later snapshot may follow a change of scope (the server closes with 1012): re-read it.
+        if (++snapshots > 1) checkAccess();
+      },
       onDelta: (changes) => applyDelta(changes),
       onStatus: (status) => setConnection(status),
+      onUnauthenticated: () => S.goToSignIn(state.identity),
+      onForbidden: () => forbidden(),
+      checkAccess: () => checkAccess(),
     });
     dashboard.live = live;
 
@@ -287,7 +395,10 @@
       live.start();
       return;
     }
+    for (const row of IocMap.provinceLabelRows(spec)) labelNames[row.code] = row.text;
+    renderIdentity();
     provinceMap = new IocMap.ProvinceMap($("map"), spec, () => state.provinces, {
+      inScope: (code) => inScope(code),
       onShapesLoaded: () => scheduleRender(),
       // ready means the first snapshot's colours have reached the canvas, not just the DOM.
       onAfterRender: () => {

@@ -52,6 +52,8 @@
     { key: "bad", min: -Infinity, label: "< 80 %", colour: [215, 48, 39] },
   ];
   const NO_DATA = { key: "none", min: null, label: "Chưa có dữ liệu", colour: [120, 128, 140] };
+  // Provinces a scoped user may not see: darker than "no data", so nobody reads them as empty.
+  const OUT_OF_SCOPE = { key: "outside", min: null, label: "Ngoài phạm vi được giao", colour: [48, 58, 72] };
 
   function band(rate) {
     if (rate === null || rate === undefined || Number.isNaN(rate)) return NO_DATA;
@@ -63,6 +65,6 @@
   }
 
   window.IocFormat = {
-    TIME_ZONE, BANDS, NO_DATA, integer, percent, clock, longDate, timeSince, band, cssColour,
+    TIME_ZONE, BANDS, NO_DATA, OUT_OF_SCOPE, integer, percent, clock, longDate, timeSince, band, cssColour,
   };
 })();

@@ -27,11 +27,11 @@
     })[c]);
   }
 
-  function tooltipHtml(feature, province) {
+  function tooltipHtml(feature, province, inScope) {
     const props = feature.properties;
     const name = province ? province.name : props.name;
     if (!province) {
-      return "<b>" + escapeHtml(name) + "</b><br>Chưa có số liệu";
+      return "<b>" + escapeHtml(name) + "</b><br>" + (inScope ? "Chưa có số liệu" : "Ngoài phạm vi được giao");
     }
     const rows = [
       ["Đúng hạn", F.percent(province.on_time_rate)],
@@ -47,8 +47,14 @@
       "</table>";
   }
 
+  // The label rows of the spec: {code, text} per province (short names, before any live data).
+  function provinceLabelRows(spec) {
+    const layer = (spec.layers || []).find((l) => l.id === PROVINCE_LABELS);
+    return layer && Array.isArray(layer.data) ? layer.data.filter((row) => row.code) : [];
+  }
+
   class ProvinceMap {
-    // callbacks: onShapesLoaded(), onAfterRender()
+    // callbacks: onShapesLoaded(), onAfterRender(), inScope(code) (optional; default: all)
     constructor(container, spec, provincesByCode, callbacks) {
       const props = jsonConverter().convert(spec);
       this.container = container;
@@ -76,7 +82,8 @@
         getTooltip: ({ object, layer }) => {
           if (!object || !layer || layer.id !== PROVINCES) return null;
           return {
-            html: tooltipHtml(object, this.provincesByCode()[object.properties.code]),
+            html: tooltipHtml(object, this.provincesByCode()[object.properties.code],
+              this._inScope(object.properties.code)),
             className: "map-tooltip",
           };
         },
@@ -105,8 +112,13 @@
       return { longitude: fitted.longitude, latitude: fitted.latitude, zoom: fitted.zoom, pitch: 0, bearing: 0 };
     }
 
+    _inScope(code) {
+      return this.callbacks.inScope ? this.callbacks.inScope(code) : true;
+    }
+
     _fillColour(code) {
       const province = this.provincesByCode()[code];
+      if (!province && !this._inScope(code)) return F.OUT_OF_SCOPE.colour.concat(FILL_ALPHA);
       return F.band(province ? province.on_time_rate : null).colour.concat(FILL_ALPHA);
     }
 
@@ -185,5 +197,5 @@
     }
   }
 
-  window.IocMap = { ProvinceMap };
+  window.IocMap = { ProvinceMap, provinceLabelRows };
 })();

@@ -16,7 +16,9 @@ from ioc.settings import Settings
 if TYPE_CHECKING:
     from ingest.reference import CalendarStore
     from ioc.api.ingest import IngestContext
-    from ioc.live.hub import LiveHub
+    from ioc.api.ratelimit import RateLimiter
+    from ioc.auth.oidc import OidcVerifier
+    from ioc.live.feed import LiveFeed
 
 
 @dataclass
@@ -27,7 +29,14 @@ class AppState:
     catalogue: LocalityCatalogue
     calendars: CalendarStore
     ingest: IngestContext
-    hub: LiveHub
+    feed: LiveFeed
+    # Access control: the OIDC verifier (None when not configured), origins allowed for cookie
+    # writes and WebSockets besides the site's own, and the rate limiters.
+    oidc: OidcVerifier | None = None
+    allowed_origins: frozenset[str] = frozenset()
+    login_limiter_by_ip: RateLimiter | None = None
+    login_limiter_by_user: RateLimiter | None = None
+    ingest_limiter: RateLimiter | None = None
 
 
 def app_state(request: Request) -> AppState:

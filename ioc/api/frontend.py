@@ -12,12 +12,16 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 
+from ioc.api.guard import guard
+from ioc.auth.policy import PUBLIC
 from ioc.localities.catalogue import load_catalogue
 from ioc.map.boundaries import province_geojson, special_zone_labels
 from ioc.map.spec import build_map_spec, map_labels
 
 PROVINCES_GEOJSON_PATH = "/api/v1/map/provinces.geojson"
 MAP_SPEC_PATH = "/api/v1/map/spec"
+LOGIN_PAGE = "/login"
+DISPLAY_PAGE = "/display"
 
 # The only files /vendor serves: deck.gl's plain-script bundles, installed by `npm ci` at set-up.
 VENDOR_FILES: dict[str, str] = {
@@ -96,19 +100,35 @@ def _not_installed(frontend_dir: Path) -> PlainTextResponse:
     return PlainTextResponse(NOT_INSTALLED_MESSAGE.format(node_modules=frontend_dir / "node_modules"), status_code=500)
 
 
+def _page(path: Path) -> FileResponse:
+    return FileResponse(path, media_type="text/html", headers={"Cache-Control": _REVALIDATE})
+
+
 def frontend_router(*, boundary_file: Path | None, frontend_dir: Path) -> APIRouter:
-    """`/`, `/static/...`, `/vendor/...` and the map endpoints under `/api/v1/map/`."""
-    router = APIRouter()
+    """`/`, `/login`, `/display`, `/static/...`, `/vendor/...` and the map endpoints under `/api/v1/map/`."""
+    # Public: the page shells, their scripts and the country's geography hold no operational data;
+    # the dashboard asks who is signed in (and sends strangers to /login) before it opens the live feed.
+    router = APIRouter(dependencies=[guard(PUBLIC)])
     static_dir = (frontend_dir / "static").resolve()
     index_file = frontend_dir / "index.html"
     assets = _MapAssets(boundary_file)
+
+    @router.get(LOGIN_PAGE, response_class=HTMLResponse, include_in_schema=False)
+    def login_page() -> Response:
+        """Username and password; the page posts them to /api/v1/auth/login, then goes to `next`."""
+        return _page(frontend_dir / "login.html")
+
+    @router.get(DISPLAY_PAGE, response_class=HTMLResponse, include_in_schema=False)
+    def display_page() -> Response:
+        """A wall screen pastes its display token here once (POST /api/v1/auth/display)."""
+        return _page(frontend_dir / "display.html")
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard_page() -> Response:
         # A page without deck.gl would render an empty map; say what is wrong instead.
         if missing_vendor_files(frontend_dir):
             return _not_installed(frontend_dir)
-        return FileResponse(index_file, media_type="text/html", headers={"Cache-Control": _REVALIDATE})
+        return _page(index_file)
 
     @router.get("/vendor/{file_name}", include_in_schema=False)
     def vendor_file(file_name: str) -> Response:
@@ -127,12 +147,14 @@ def frontend_router(*, boundary_file: Path | None, frontend_dir: Path) -> APIRou
             raise HTTPException(status_code=404)
         return FileResponse(path, headers={"Cache-Control": _REVALIDATE})
 
-    @router.get(PROVINCES_GEOJSON_PATH)
+    @router.get(PROVINCES_GEOJSON_PATH, response_class=Response,
+                responses={200: {"content": {"application/geo+json": {}}}, 304: {"description": "not modified"}})
     def provinces_geojson(request: Request) -> Response:
         """The 34 provinces as a GeoJSON FeatureCollection (official file if configured, else derived)."""
         return _json_with_etag(request, assets.geojson(), "application/geo+json")
 
-    @router.get(MAP_SPEC_PATH)
+    @router.get(MAP_SPEC_PATH, response_class=Response,
+                responses={200: {"content": {"application/json": {}}}, 304: {"description": "not modified"}})
     def map_spec(request: Request) -> Response:
         """The deck.gl JSON layer spec the dashboard renders with `@deck.gl/json`."""
         return _json_with_etag(request, assets.spec(), "application/json")

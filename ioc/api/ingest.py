@@ -1,6 +1,8 @@
 """POST /api/v1/ingest/dossier-events: the push API data sources call.
 
-Per-source API key (Authorization: Bearer …, or X-API-Key). A JSON array or NDJSON body. Every
+Per-source API key (Authorization: Bearer …, or X-API-Key), scoped to streams and localities: an
+item for a locality outside the key's scope is rejected on its own (`locality_out_of_scope`) and
+writes nothing. A JSON array or NDJSON body. Every
 item gets a result — accepted, duplicate or rejected with a reason — and accepted items are
 committed before the response leaves. A body or batch over the limits is refused whole (413)
 before anything is written.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -19,7 +22,11 @@ from ingest.parse import BatchFormatError, parse_batch, split_body
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
 from ioc.api.deps import AppState, app_state
-from ioc.sources import source_for_key
+from ioc.api.guard import guard
+from ioc.auth.policy import Action, Policy
+from ioc.auth.principal import Principal
+
+SourceWriter = Annotated[Principal, guard(Policy(Action.INGEST_DOSSIER, "items"))]
 
 
 @dataclass
@@ -27,13 +34,6 @@ class IngestContext:
     procedures: ProcedureCache
     calendars: CalendarStore
     writer: DossierWriter
-
-
-def api_key_of(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    return request.headers.get("x-api-key")
 
 
 async def read_capped_body(request: Request, limit: int) -> bytes:
@@ -53,20 +53,27 @@ async def read_capped_body(request: Request, limit: int) -> bytes:
 def ingest_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/v1/ingest/dossier-events")
-    async def ingest_dossier_events(request: Request) -> Response:
+    @router.post(
+        "/api/v1/ingest/dossier-events",
+        responses={400: {"description": "not a JSON array or NDJSON"}, 413: {"description": "too large"}},
+        openapi_extra={"requestBody": {"required": True, "content": {
+            # Items are checked one by one (per-item results), so any JSON value is a valid item here.
+            "application/json": {"schema": {"type": "array", "items": {}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        }}},
+    )  # fmt: skip
+    async def ingest_dossier_events(request: Request, principal: SourceWriter) -> Response:
         state: AppState = app_state(request)
         settings, metrics, ctx = state.settings, state.metrics, state.ingest
         started = time.perf_counter()
-        key = api_key_of(request)
-        if not key:
-            raise HTTPException(401, "missing API key (Authorization: Bearer <key>)")
-        # Authenticate on a short-lived connection: none is held while a slow client sends its body.
-        async with state.pool.connection() as conn:
-            source_id = await source_for_key(conn, key)
-            await conn.commit()
-        if source_id is None:
-            raise HTTPException(401, "unknown or revoked API key")
+        source_id = principal.source_id
+        assert source_id is not None
+        if "dossier" not in principal.streams:
+            raise HTTPException(403, "this source's key does not cover the dossier stream")
+        if state.ingest_limiter is not None and (wait := state.ingest_limiter.check(source_id)) > 0:
+            metrics.ingest_batches_refused.labels("dossier", "rate_limited").inc()
+            raise HTTPException(429, "too many batches from this source; nothing was written",
+                                headers={"Retry-After": str(max(1, round(wait)))})  # fmt: skip
         try:
             body = await read_capped_body(request, settings.max_body_bytes)
         except HTTPException:
@@ -98,6 +105,7 @@ def ingest_router() -> APIRouter:
                 future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
                 max_age=timedelta(days=settings.retention_days),
                 catalogue=state.catalogue, procedure_of=ctx.procedures.get,
+                in_scope=None if principal.scope.national else principal.scope.allows_locality,
             )  # fmt: skip
             await ctx.writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
             async with conn.transaction():

@@ -6,10 +6,14 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ioc.api.deps import app_state
+from ioc.api.guard import guard
+from ioc.auth.policy import PUBLIC
 
 
 def ops_router() -> APIRouter:
-    router = APIRouter()
+    # Public: probes and the Prometheus scraper carry no credentials, and none of these answers
+    # holds a locality or a person (metric labels are streams and results only).
+    router = APIRouter(dependencies=[guard(PUBLIC)])
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

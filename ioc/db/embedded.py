@@ -129,9 +129,7 @@ class EmbeddedPostgres:
 
     def _account_can_reach(self, folder: Path) -> bool:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = subprocess.run(
-            ["runuser", "-u", str(self._run_as), "--", "test", "-x", str(folder)], check=False
-        )
+        probe = subprocess.run(["runuser", "-u", str(self._run_as), "--", "test", "-x", str(folder)], check=False)
         return probe.returncode == 0
 
     def _command(self, argv: list[str]) -> list[str]:

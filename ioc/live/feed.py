@@ -1,9 +1,15 @@
-"""From the database to the hub: snapshots, and deltas for what writers say has changed.
+"""From the database to the views: snapshots, and deltas for what writers say has changed.
 
 Writers `pg_notify('ioc_live', …)` in their transaction with ids only (provinces touched, alert
 ids). One LISTEN connection per API process collects them; a refresher re-reads just those rows
 a few times per second and publishes the ones whose content changed. Overdue counts also change
 by the clock alone (a deadline passes with no event), so every province is re-read periodically.
+
+Clients see the feed through views, one per distinct scope with a subscriber (ioc/live/view.py):
+each has its own hub and reads only what its scope allows. A view outlives its last subscriber
+by a grace period, so a screen that reconnects resumes where it was instead of taking a snapshot.
+Changed provinces are re-read only by the views that touch them; changed alerts are read once
+and handed to every view whose scope allows them.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,37 +28,21 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerts.rules import due_soon_horizon
 from ingest.reference import CalendarStore
+from ioc.auth.scope import Scope
 from ioc.db.pool import Conn
+from ioc.live.alerts import ALERT_COLUMNS, SELECT_ALERTS_BY_ID, alert_row_to_dict
 from ioc.live.channel import LIVE_CHANNEL
-from ioc.live.hub import LiveHub
+from ioc.live.hub import HubMetrics, LiveHub, Subscription
+from ioc.live.view import Reading, ScopeView, provinces_touched
+from ioc.localities.catalogue import LocalityCatalogue
 from ioc.metrics import Metrics
-from ioc.status import dossier_freshness, province_status
+from ioc.status import dossier_freshness
+
+__all__ = ["ALERT_COLUMNS", "LiveFeed", "alert_row_to_dict"]  # the alert helpers: older imports
 
 log = logging.getLogger(__name__)
 
-ALERT_COLUMNS = (
-    "id, rule_id, severity, state, summary_vi, summary_en, province_code, commune_code, agency_code, "
-    "value, active_since, fired_at, resolved_at, updated_at"
-)
-SELECT_ALERTS_BY_ID = f"SELECT {ALERT_COLUMNS} FROM alert WHERE id = ANY(%s)"
-# The snapshot holds every open alert (screens count them) plus the latest resolutions, so a
-# screen sees alerts clear without loading a day of history.
-SELECT_RECENT_ALERTS = f"""
-(SELECT {ALERT_COLUMNS} FROM alert WHERE state <> 'resolved')
-UNION ALL
-(SELECT {ALERT_COLUMNS} FROM alert
- WHERE state = 'resolved' AND resolved_at > %s - INTERVAL '1 day'
- ORDER BY resolved_at DESC LIMIT 200)
-"""
-
-
-def alert_row_to_dict(row: tuple[Any, ...]) -> dict[str, Any]:
-    names = [c.strip() for c in ALERT_COLUMNS.split(",")]
-    out = dict(zip(names, row, strict=True))
-    for key in ("active_since", "fired_at", "resolved_at", "updated_at"):
-        if isinstance(out[key], datetime):
-            out[key] = out[key].isoformat()
-    return out
+VIEW_GRACE_SECONDS = 60.0
 
 
 class LiveFeed:
@@ -61,42 +53,113 @@ class LiveFeed:
         url: str,
         calendars: CalendarStore,
         metrics: Metrics,
+        catalogue: LocalityCatalogue,
         window: str,
         expected_every_seconds: int,
+        coalesce_seconds: float = 0.25,
         full_refresh_seconds: float = 30.0,
         tick_seconds: float = 0.25,
+        view_grace_seconds: float = VIEW_GRACE_SECONDS,
     ) -> None:
         self._pool, self._url, self._calendars, self._metrics = pool, url, calendars, metrics
+        self._catalogue = catalogue
         self._window = window
         self._expected = expected_every_seconds
+        self._coalesce_seconds = coalesce_seconds
         self._full_refresh_seconds = full_refresh_seconds
         self._tick = tick_seconds
+        self._grace = view_grace_seconds
+        self._hub_metrics = metrics.hub_metrics()
         self._dirty_provinces: set[str] = set()
         self._dirty_alerts: set[int] = set()
         self._everything_dirty = True
-        self._published: dict[str, Any] = {}
         self._wake = asyncio.Event()
-        self.hub: LiveHub | None = None
+        self._views: dict[str, ScopeView] = {}
+
+    @property
+    def client_count(self) -> int:
+        """Subscribers across every view (the clients gauge)."""
+        return sum(view.hub.client_count for view in self._views.values())
+
+    @property
+    def view_count(self) -> int:
+        return len(self._views)
+
+    # -- views ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(self, scope: Scope, epoch: str | None, last_seq: int | None) -> AsyncIterator[Subscription]:
+        """A subscription to `scope`'s view: a snapshot or the missed deltas, then live deltas."""
+        view = self._acquire(scope)
+        try:
+            async with await view.hub.subscribe(epoch, last_seq) as subscription:
+                yield subscription
+        finally:
+            self._release(view)
+
+    def _acquire(self, scope: Scope) -> ScopeView:
+        view = self._views.get(scope.key)
+        if view is None:
+            view = self._open_view(scope)
+        if view.expiry is not None:
+            view.expiry.cancel()
+            view.expiry = None
+        view.subscribers += 1
+        return view
+
+    def _release(self, view: ScopeView) -> None:
+        view.subscribers -= 1
+        if view.subscribers == 0 and self._views.get(view.key) is view:
+            view.expiry = asyncio.get_running_loop().call_later(self._grace, self._expire, view)
+
+    def _expire(self, view: ScopeView) -> None:
+        view.expiry = None
+        if view.subscribers == 0 and self._views.get(view.key) is view:
+            del self._views[view.key]
+            view.close()
+
+    def _open_view(self, scope: Scope) -> ScopeView:
+        view: ScopeView
+
+        async def snapshot() -> dict[str, Any]:
+            return await self._snapshot(view)
+
+        hub = LiveHub(
+            snapshot_provider=snapshot, coalesce_seconds=self._coalesce_seconds,
+            metrics=HubMetrics(
+                # One gauge for the process: every view reports the total, not its own count.
+                clients=lambda _: self._hub_metrics.clients(self.client_count),
+                dropped=self._hub_metrics.dropped, deltas=self._hub_metrics.deltas,
+            ),
+        )  # fmt: skip
+        view = ScopeView(scope, provinces_touched(scope, self._province_of), hub)
+        view.task = asyncio.create_task(hub.run(), name=f"live-view {scope.key}")
+        self._views[view.key] = view
+        return view
+
+    def _province_of(self, commune_code: str) -> str | None:
+        commune = self._catalogue.get(commune_code)
+        return commune.province_code if commune is not None else None
+
+    async def close(self) -> None:
+        """End every view, its subscriptions and its flush task (process shutdown)."""
+        views, self._views = list(self._views.values()), {}
+        for view in views:
+            view.close()
+        for view in views:
+            if view.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await view.task
 
     # -- snapshot ---------------------------------------------------------------------------
 
-    async def snapshot(self) -> dict[str, Any]:
-        now = datetime.now(UTC)
+    async def _snapshot(self, view: ScopeView) -> dict[str, Any]:
         async with self._pool.connection() as conn:
-            provinces = await province_status(conn, now, self._due_soon(now), self._window)
-            cur = await conn.execute(SELECT_RECENT_ALERTS, [now])
-            alerts = [alert_row_to_dict(r) for r in await cur.fetchall()]
-            freshness = await dossier_freshness(conn, self._expected)
-        return {
-            "provinces": [p.as_dict() for p in provinces],
-            "alerts": alerts,
-            "freshness": freshness,
-            "window": self._window,
-            "generated_at": now.isoformat(),
-        }
+            return await view.read_snapshot(conn, self._reading(), self._expected)
 
-    def _due_soon(self, now: datetime) -> datetime:
-        return due_soon_horizon(now, self._calendars.calendar_for(""))
+    def _reading(self) -> Reading:
+        now = datetime.now(UTC)
+        return Reading(now, due_soon_horizon(now, self._calendars.calendar_for("")), self._window)
 
     # -- listening --------------------------------------------------------------------------
 
@@ -152,38 +215,31 @@ class LiveFeed:
             await asyncio.sleep(self._tick)
 
     async def refresh_once(self) -> int:
-        """Re-read dirty rows and publish those that changed; returns how many were published."""
-        if self.hub is None:
-            return 0
-        everything = self._everything_dirty
-        provinces = None if everything else sorted(self._dirty_provinces)
+        """Re-read dirty rows for the views concerned and publish those that changed.
+
+        Returns how many (view, key) changes were published.
+        """
+        dirty = None if self._everything_dirty else set(self._dirty_provinces)
         alert_ids = sorted(self._dirty_alerts)
         self._everything_dirty = False
         self._dirty_provinces.clear()
         self._dirty_alerts.clear()
-        if provinces == [] and not alert_ids:
+        views = list(self._views.values())
+        if not views or (dirty == set() and not alert_ids):
             return 0
-        now = datetime.now(UTC)
+        reading = self._reading()
         published = 0
         async with self._pool.connection() as conn:
-            if provinces is None or provinces:
-                for status in await province_status(conn, now, self._due_soon(now), self._window, provinces):
-                    published += self._publish_if_changed(f"province:{status.code}", status.as_dict())
-                published += self._publish_if_changed("freshness", await dossier_freshness(conn, self._expected))
+            if dirty is None or dirty:
+                for view in views:
+                    codes = view.provinces_to_refresh(dirty)
+                    if codes is None or codes:
+                        published += view.publish_rows(await view.read_localities(conn, reading, codes))
+                freshness = await dossier_freshness(conn, self._expected)
+                published += sum(view.publish_if_changed("freshness", freshness) for view in views)
             if alert_ids:
                 cur = await conn.execute(SELECT_ALERTS_BY_ID, [alert_ids])
                 for row in await cur.fetchall():
                     alert = alert_row_to_dict(row)
-                    published += self._publish_if_changed(f"alert:{alert['id']}", alert)
-                    if alert["state"] == "resolved":
-                        # A resolved episode never changes again: forget it, or a wall screen's
-                        # process running for weeks would keep every alert it ever published.
-                        self._published.pop(f"alert:{alert['id']}", None)
+                    published += sum(view.offer_alert(alert) for view in views)
         return published
-
-    def _publish_if_changed(self, key: str, payload: dict[str, Any]) -> int:
-        if self._published.get(key) == payload or self.hub is None:
-            return 0
-        self._published[key] = payload
-        self.hub.publish(key, payload)
-        return 1

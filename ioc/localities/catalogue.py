@@ -28,9 +28,7 @@ class Locality:
 class LocalityCatalogue:
     """All current units, looked up by code. Build once (see `load_catalogue`) and share."""
 
-    def __init__(
-        self, provinces: Iterable[Locality], communes: Iterable[Locality], legacy: LegacyCatalogue
-    ) -> None:
+    def __init__(self, provinces: Iterable[Locality], communes: Iterable[Locality], legacy: LegacyCatalogue) -> None:
         self.provinces: tuple[Locality, ...] = tuple(sorted(provinces, key=lambda p: p.code))
         self.communes: tuple[Locality, ...] = tuple(sorted(communes, key=lambda c: c.code))
         self.legacy = legacy

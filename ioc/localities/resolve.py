@@ -129,9 +129,7 @@ def _clean(value: str | None, width: int = 0) -> str | None:
 # ---------------------------------------------------------------------------- current units
 
 
-def _current(
-    ref: LocalityRef, catalogue: LocalityCatalogue, index: _Index
-) -> tuple[Locality | None, Locality | None]:
+def _current(ref: LocalityRef, catalogue: LocalityCatalogue, index: _Index) -> tuple[Locality | None, Locality | None]:
     province: Locality | None = None
     province_code = _clean(ref.province_code, 2)
     if province_code is not None:
@@ -218,8 +216,7 @@ def _commune_by_name(
         )
         raise LocalityError(
             "unknown_locality",
-            f"Tên xã '{name}' trùng ở nhiều nơi, {hint_vi}: {listed} / "
-            f"commune name '{name}' is not unique, {hint_en}",
+            f"Tên xã '{name}' trùng ở nhiều nơi, {hint_vi}: {listed} / commune name '{name}' is not unique, {hint_en}",
         )
     return candidates[0]
 

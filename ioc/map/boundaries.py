@@ -63,9 +63,7 @@ def derive_province_geojson(catalogue: LocalityCatalogue) -> dict[str, Any]:
     radii = np.array([_disc_radius(c) for c in communes])
 
     extent = shapely.box(xs.min() - 2, ys.min() - 2, xs.max() + 2, ys.max() + 2)
-    cells = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(points), extend_to=extent, ordered=True)
-    )
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(points), extend_to=extent, ordered=True))
     discs = shapely.buffer(points, radii, quad_segs=8)
     trimmed = shapely.intersection(cells, discs)
 
@@ -157,13 +155,9 @@ def load_province_geojson(path: Path, catalogue: LocalityCatalogue | None = None
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise BoundaryFileError(
-            f"Không đọc được tệp ranh giới {path} / cannot read boundary file: {error}"
-        ) from error
+        raise BoundaryFileError(f"Không đọc được tệp ranh giới {path} / cannot read boundary file: {error}") from error
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise BoundaryFileError(
-            f"Tệp {path} không phải FeatureCollection / {path} is not a GeoJSON FeatureCollection"
-        )
+        raise BoundaryFileError(f"Tệp {path} không phải FeatureCollection / {path} is not a GeoJSON FeatureCollection")
     raw_features = document.get("features")
     if not isinstance(raw_features, list):
         raise BoundaryFileError(f"Tệp {path} thiếu danh sách features / {path} has no features list")
@@ -200,9 +194,7 @@ def _read_feature(raw: Any, number: int, catalogue: LocalityCatalogue) -> tuple[
     properties = raw.get("properties") or {}
     geometry_json = raw.get("geometry") or {}
     if geometry_json.get("type") not in ("Polygon", "MultiPolygon"):
-        raise BoundaryFileError(
-            f"{where}: hình học phải là Polygon/MultiPolygon / geometry must be polygonal"
-        )
+        raise BoundaryFileError(f"{where}: hình học phải là Polygon/MultiPolygon / geometry must be polygonal")
     try:
         geometry = shape(geometry_json)
     except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as error:

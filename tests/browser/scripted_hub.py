@@ -1,7 +1,9 @@
 """A stand-in for the live hub: the page's routes plus a `/ws` a test scripts message by message.
 
-It lets browser tests check the client side of the protocol (resume, gaps, staleness) without a
-database; the real hub is exercised by test_map_page.py through `live_server_url`.
+It lets browser tests check the client side of the protocol (resume, gaps, staleness, the close
+codes of access control) without a database; the real hub and the real sign-in are exercised by
+test_map_page.py and test_sign_in.py through the whole app. `/api/v1/auth/me` answers with
+`identity` (401 when it is None), as the real one does for the signed-in caller.
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 
 from ioc.api.frontend import frontend_router
 from ioc.localities.catalogue import load_catalogue
 
 CLOSE = object()  # queue this to make the server drop the current socket
+NATIONAL_ADMIN: dict[str, Any] = {
+    "subject": "user:quan-tri",
+    "name": "Quản trị thử nghiệm",
+    "role": "admin",
+    "scope": {"national": True, "agencies": None, "sectors": None},
+    "credential": "session",
+}
 
 
 def province_rows(overdue: Callable[[str], int] = lambda code: int(code) % 7) -> list[dict[str, Any]]:
@@ -60,7 +70,11 @@ class ScriptedHub:
         self.epoch = "epoch-1"
         self.seq = 10
         self.app = FastAPI()
+        self.identity: dict[str, Any] | None = dict(NATIONAL_ADMIN)
+        self.refuse_handshakes = False  # refuse the upgrade itself, as the real server does a bad cookie
+        self.handshakes = 0
         self.app.include_router(frontend_router(boundary_file=None, frontend_dir=frontend_dir))
+        self.app.add_api_route("/api/v1/auth/me", self._me)
         self.app.add_api_websocket_route("/ws", self._serve)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -83,10 +97,20 @@ class ScriptedHub:
         self.seq = self.seq + 1 if seq is None else seq
         self.outbox.put({"type": "delta", "epoch": self.epoch, "seq": self.seq, "data": {"changes": changes}})
 
-    def drop_connection(self) -> None:
-        self.outbox.put(CLOSE)
+    def drop_connection(self, code: int = 1000, reason: str = "") -> None:
+        """Close the current socket with `code` (4401 signed out, 4403 forbidden, 1000 plain)."""
+        self.outbox.put((CLOSE, code, reason))
+
+    def _me(self) -> Response:
+        if self.identity is None:
+            return JSONResponse({"detail": "cần đăng nhập / authentication required"}, status_code=401)
+        return JSONResponse(self.identity)
 
     async def _serve(self, websocket: WebSocket) -> None:
+        self.handshakes += 1
+        if self.refuse_handshakes:
+            await websocket.close(code=1008)  # before accept: the upgrade is answered with HTTP 403
+            return
         await websocket.accept()
         self.hellos.append(json.loads(await websocket.receive_text()))
         await websocket.send_text(json.dumps(self.snapshot()))
@@ -97,8 +121,8 @@ class ScriptedHub:
                 except queue.Empty:
                     await asyncio.sleep(0.05)
                     continue
-                if item is CLOSE:
-                    await websocket.close()
+                if isinstance(item, tuple) and item[0] is CLOSE:
+                    await websocket.close(code=item[1], reason=item[2])
                     return
                 await websocket.send_text(json.dumps(item))
             await websocket.close()

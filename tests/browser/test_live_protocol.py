@@ -107,3 +107,76 @@ def test_badge_follows_feed_freshness(
     at = None if age_seconds is None else datetime.now(UTC) - timedelta(seconds=age_seconds)
     hub.delta({"freshness": freshness(at, expected_every)})
     assert eventually(lambda: badge(page) == expected_badge, timeout=5), badge(page)
+
+
+# -- access control: the close codes and a refused handshake ------------------------------------
+
+
+def test_4401_sends_a_person_to_the_login_page(page: Any, hub: ScriptedHub) -> None:
+    hub.identity = None  # what /api/v1/auth/me now says, too
+    hub.drop_connection(4401, "phiên đã hết hạn hoặc bị thu hồi")
+    assert eventually(lambda: page.current_url == hub.url + "login?next=/"), page.current_url
+    assert len(hub.hellos) == 1, "the page must not reconnect after 4401"
+
+
+def test_4401_sends_a_wall_screen_to_the_display_page(browser: Any, hub: ScriptedHub) -> None:
+    hub.identity = {
+        "subject": "display:7", "name": "Phòng họp UBND", "role": "display",
+        "scope": {"national": True, "agencies": None, "sectors": None}, "credential": "display_token",
+    }  # fmt: skip
+    browser.get(hub.url)
+    assert eventually(lambda: browser.execute_script("return !!(window.iocDashboard && window.iocDashboard.ready)"))
+    try:
+        assert "Phòng họp UBND" in browser.find_element("id", "who-name").text
+        assert not browser.find_element("id", "sign-out").is_displayed(), "a wall screen has no sign-out button"
+        hub.drop_connection(4401)
+        assert eventually(lambda: browser.current_url == hub.url + "display"), browser.current_url
+    finally:
+        browser.get("about:blank")
+
+
+def test_4403_says_the_role_may_not_read_status_and_stops(page: Any, hub: ScriptedHub) -> None:
+    hub.drop_connection(4403, "vai trò không được xem trạng thái")
+    assert eventually(lambda: badge(page) == "Không có quyền", timeout=5), badge(page)
+    banner = page.find_element("id", "status-banner")
+    assert banner.is_displayed() and "không được xem số liệu" in banner.text
+    time.sleep(2)  # several back-off periods: no reconnect may happen
+    assert hub.handshakes == 1
+    assert page.current_url == hub.url
+
+
+def test_refused_handshake_of_a_signed_out_browser_goes_to_login(page: Any, hub: ScriptedHub) -> None:
+    # The real server refuses a revoked cookie at the handshake (HTTP 401): the page sees only an
+    # abnormal close, asks /api/v1/auth/me, and learns that it is signed out.
+    hub.identity = None
+    hub.refuse_handshakes = True
+    hub.drop_connection(1012)
+    assert eventually(lambda: page.current_url == hub.url + "login?next=/"), page.current_url
+
+
+def test_refused_handshake_while_signed_in_keeps_retrying(page: Any, hub: ScriptedHub) -> None:
+    hub.refuse_handshakes = True
+    hub.drop_connection(1012)
+    assert eventually(lambda: hub.handshakes >= 3, timeout=15), hub.handshakes
+    assert page.current_url == hub.url
+    assert badge(page) == "Mất kết nối"
+
+
+def test_a_stranger_is_sent_to_login_before_any_socket(browser: Any, hub: ScriptedHub) -> None:
+    hub.identity = None
+    browser.get(hub.url)
+    try:
+        assert eventually(lambda: browser.current_url == hub.url + "login?next=/"), browser.current_url
+        assert hub.handshakes == 0
+    finally:
+        browser.get("about:blank")
+
+
+def test_unknown_delta_keys_are_ignored(page: Any, hub: ScriptedHub) -> None:
+    row = dict(province_rows()[0], overdue=777)
+    commune = {"code": "00004", "name": "Phường Ba Đình", "province_code": "01", "overdue": 5}
+    hub.delta({"commune:00004": commune, "future-kind:x": {"a": 1}, "nokey": 3, f"province:{row['code']}": row})
+    assert eventually(lambda: page.execute_script("return window.iocDashboard.state.provinces['01'].overdue") == 777)
+    assert badge(page) == "Trực tiếp"
+    hub.delta({})
+    assert eventually(lambda: page.execute_script("return window.iocDashboard.live.seq") == 12)

@@ -1,34 +1,35 @@
-"""The dashboard against the whole app (`live_server_url`: real PostgreSQL, running hub)."""
+"""The dashboard against the whole app (real PostgreSQL, running hub), signed in through /login."""
 
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.auth_support import create_user
+from tests.browser.pages import sign_in, wait_until_ready
+from tests.conftest import LiveServer
+
 pytestmark = pytest.mark.browser
 
-READY_TIMEOUT_SECONDS = 60.0
 EXPECTED_PROVINCES = 34
 
 
-def wait_until_ready(browser: Any, timeout: float = READY_TIMEOUT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if browser.execute_script("return !!(window.iocDashboard && window.iocDashboard.ready)"):
-            return
-        time.sleep(0.2)
-    logs = "\n".join(str(entry) for entry in browser.get_log("browser"))
-    pytest.fail(f"window.iocDashboard.ready stayed false for {timeout} s; browser console:\n{logs}")
+@pytest.fixture(scope="module")
+def signed_in(browser: Any, module_live_server: LiveServer) -> str:
+    """One sign-in for the module (sign-in attempts are rate-limited per address); the base URL."""
+    base = module_live_server.url
+    create_user(module_live_server.db_url, "dieu-hanh", "operator")
+    sign_in(browser, base, "dieu-hanh")
+    return base
 
 
 @pytest.fixture()
-def dashboard(browser: Any, live_server_url: str) -> Any:
-    browser.get(live_server_url.rstrip("/") + "/")
+def dashboard(browser: Any, signed_in: str) -> Any:
+    browser.get(signed_in + "/")
     wait_until_ready(browser)
     return browser
 

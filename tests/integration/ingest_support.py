@@ -75,7 +75,7 @@ def snapshot(db_url: str) -> dict[str, Any]:
                 "SELECT code, status, province_code, commune_code, due_at, outcome, last_event_at "
                 "FROM dossier ORDER BY code"
             ).fetchall(),
-            "daily": conn.execute("SELECT * FROM dossier_daily ORDER BY 1, 2, 3").fetchall(),
+            "daily": conn.execute("SELECT * FROM dossier_daily ORDER BY 1, 2, 3, 4, 5").fetchall(),
             "events": conn.execute("SELECT event_id, occurred_at FROM dossier_event ORDER BY 1").fetchall(),
         }
 

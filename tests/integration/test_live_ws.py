@@ -3,7 +3,8 @@
 Nothing here polls the server for state: each test awaits the messages the server pushes, with a
 timeout. Dossiers are received three weeks ago with a one-working-day procedure, so they are
 overdue by the real clock the live feed uses; the alert engine (not scheduled in the test server)
-is run by the test with the real ``now``.
+is run by the test with the real ``now``. Every client here is the server's national test admin,
+with its access token in the hello; access control itself is tested in test_live_scope.py.
 """
 
 from __future__ import annotations
@@ -77,8 +78,12 @@ async def run_alert_engine(server: LiveServer) -> EvaluationReport:
     return report
 
 
-async def say_hello(ws: ClientConnection, epoch: object = None, last_seq: object = None) -> None:
-    await ws.send(orjson.dumps({"type": "hello", "epoch": epoch, "last_seq": last_seq}).decode())
+async def say_hello(ws: ClientConnection, token: str | None, epoch: object = None, last_seq: object = None) -> None:
+    """The first message: the resume point, and the credential of a client without a cookie."""
+    hello: dict[str, object] = {"type": "hello", "epoch": epoch, "last_seq": last_seq}
+    if token is not None:
+        hello["token"] = token
+    await ws.send(orjson.dumps(hello).decode())
 
 
 async def receive(ws: ClientConnection, timeout: float = TIMEOUT) -> Message:
@@ -189,7 +194,7 @@ def shared_server(module_live_server: LiveServer) -> LiveServer:
 
 async def test_snapshot_lists_the_34_provinces_by_their_vietnamese_names(server: LiveServer) -> None:
     async with connect(server.ws_url) as ws:
-        await say_hello(ws)
+        await say_hello(ws, server.admin_token)
         snapshot = await receive(ws)
 
     assert snapshot["type"] == "snapshot"
@@ -210,7 +215,7 @@ async def test_ingested_overdue_dossier_and_its_alert_reach_the_client_without_p
     server: LiveServer,
 ) -> None:
     async with connect(server.ws_url) as ws:
-        await say_hello(ws)
+        await say_hello(ws, server.admin_token)
         snapshot = await receive(ws)
         [ha_noi] = [p for p in snapshot["data"]["provinces"] if p["code"] == "01"]
         assert (ha_noi["open"], ha_noi["overdue"]) == (0, 0)
@@ -239,12 +244,12 @@ async def test_ingested_overdue_dossier_and_its_alert_reach_the_client_without_p
 
 async def test_reconnect_with_last_seq_replays_exactly_the_missed_deltas(server: LiveServer) -> None:
     async with connect(server.ws_url) as watcher_ws:
-        await say_hello(watcher_ws)
+        await say_hello(watcher_ws, server.admin_token)
         assert (await receive(watcher_ws))["type"] == "snapshot"
         watcher = Watcher(watcher_ws)
         try:
             async with connect(server.ws_url) as ws:
-                await say_hello(ws)
+                await say_hello(ws, server.admin_token)
                 assert (await receive(ws))["type"] == "snapshot"
                 await ingest(server, overdue_receipt("HS-RESUME-1", HA_NOI))
                 last = (await receive_until(ws, province_overdue("01", 1)))[-1]
@@ -259,7 +264,7 @@ async def test_reconnect_with_last_seq_replays_exactly_the_missed_deltas(server:
             newest = await watcher.wait_for(firing_alert_in("48"))
 
             async with connect(server.ws_url) as ws:
-                await say_hello(ws, epoch, last_seq)
+                await say_hello(ws, server.admin_token, epoch, last_seq)
                 replayed = await receive_until(ws, lambda m: m["seq"] >= newest["seq"])
                 assert_consecutive(replayed, after=last_seq)
                 assert all(m["type"] == "delta" and m["epoch"] == epoch for m in replayed)
@@ -291,11 +296,11 @@ async def test_a_resume_point_the_hub_cannot_honour_gets_a_snapshot(
     shared_server: LiveServer, hello: Callable[[str, int], tuple[object, object]]
 ) -> None:
     async with connect(shared_server.ws_url) as ws:
-        await say_hello(ws)
+        await say_hello(ws, shared_server.admin_token)
         current = await receive(ws)
     epoch, last_seq = hello(current["epoch"], current["seq"])
     async with connect(shared_server.ws_url) as ws:
-        await say_hello(ws, epoch, last_seq)
+        await say_hello(ws, shared_server.admin_token, epoch, last_seq)
         first = await receive(ws)
     assert first["type"] == "snapshot"
     assert first["epoch"] == current["epoch"]
@@ -304,10 +309,10 @@ async def test_a_resume_point_the_hub_cannot_honour_gets_a_snapshot(
 
 async def test_resume_with_nothing_missed_sends_no_snapshot(shared_server: LiveServer) -> None:
     async with connect(shared_server.ws_url) as ws:
-        await say_hello(ws)
+        await say_hello(ws, shared_server.admin_token)
         current = await receive(ws)
     async with connect(shared_server.ws_url) as ws:
-        await say_hello(ws, current["epoch"], current["seq"])
+        await say_hello(ws, shared_server.admin_token, current["epoch"], current["seq"])
         with contextlib.suppress(TimeoutError):
             message = await receive(ws, timeout=0.5)
             # Only a delta the hub flushed meanwhile may arrive, and it is the next one.
@@ -353,7 +358,7 @@ async def test_health_readiness_and_metrics(server: LiveServer) -> None:
             assert (response.status_code, response.json()) == (200, {"status": "ok"}), path
 
         async with connect(server.ws_url) as ws:
-            await say_hello(ws)
+            await say_hello(ws, server.admin_token)
             assert (await receive(ws))["type"] == "snapshot"
             await ingest(server, overdue_receipt("HS-METRICS", HA_NOI))
             text = (await http.get("/metrics")).text
@@ -369,7 +374,7 @@ async def websocket_clients(http: httpx.AsyncClient) -> float | None:
 async def test_a_client_that_leaves_is_unsubscribed_without_waiting_for_a_delta(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
         async with connect(server.ws_url) as ws:
-            await say_hello(ws)
+            await say_hello(ws, server.admin_token)
             assert (await receive(ws))["type"] == "snapshot"
             # Let the hub go quiet: the change below is the last delta for a while.
             await ingest(server, overdue_receipt("HS-LEAVE", HA_NOI))

@@ -145,9 +145,7 @@ def test_single_fingerprint_transitions(
         ("same value and summaries", FIRING, make_signal(), False),
     ],
 )
-def test_updates_without_state_change(
-    case: str, state: AlertState, signal: Signal, want_update: bool
-) -> None:
+def test_updates_without_state_change(case: str, state: AlertState, signal: Signal, want_update: bool) -> None:
     alert = make_alert(state, T0, make_signal())
     result = evaluate(T0 + timedelta(minutes=1), RULE, HOLD, [signal], [alert])
 
@@ -161,10 +159,7 @@ def test_updates_without_state_change(
 
 
 def test_severity_is_not_part_of_the_identity() -> None:
-    assert (
-        make_signal(severity=Severity.WARNING).fingerprint
-        == make_signal(severity=Severity.CRITICAL).fingerprint
-    )
+    assert make_signal(severity=Severity.WARNING).fingerprint == make_signal(severity=Severity.CRITICAL).fingerprint
 
 
 def test_output_is_sorted_by_fingerprint_and_ignores_other_rules() -> None:
@@ -190,9 +185,7 @@ def test_output_is_sorted_by_fingerprint_and_ignores_other_rules() -> None:
         ("signal of another rule", lambda: evaluate(T0, RULE, HOLD, [make_signal(rule_id="x")], [])),
         (
             "two open alerts, one fingerprint",
-            lambda: evaluate(
-                T0, RULE, HOLD, [], [make_alert(FIRING, T0, alert_id=1), make_alert(FIRING, T0)]
-            ),
+            lambda: evaluate(T0, RULE, HOLD, [], [make_alert(FIRING, T0, alert_id=1), make_alert(FIRING, T0)]),
         ),
     ],
 )

@@ -96,14 +96,8 @@ def test_nonsense_configuration_is_rejected(build: object) -> None:
 
 def test_overdue_group_signal_and_summary() -> None:
     (s,) = overdue_signals(OverdueRule(), [overdue_group()])
-    assert (
-        s.summary_vi
-        == "Phường Hồng Hà – UBND phường Hồng Hà: 3 hồ sơ quá hạn (quá hạn lâu nhất từ 12/11/2026)"
-    )
-    assert (
-        s.summary_en
-        == "Phường Hồng Hà – UBND phường Hồng Hà: 3 overdue dossiers (oldest overdue since 12 Nov 2026)"
-    )
+    assert s.summary_vi == "Phường Hồng Hà – UBND phường Hồng Hà: 3 hồ sơ quá hạn (quá hạn lâu nhất từ 12/11/2026)"
+    assert s.summary_en == "Phường Hồng Hà – UBND phường Hồng Hà: 3 overdue dossiers (oldest overdue since 12 Nov 2026)"
     assert (s.rule_id, s.severity, s.value) == ("overdue", Severity.CRITICAL, 3.0)
     assert s.labels.as_dict() == {
         "rule": "overdue",
@@ -267,20 +261,16 @@ def test_on_time_rate_summary() -> None:
     windows = [OnTimeWindow("01", "Thành phố Hà Nội", resolved=1200, resolved_on_time=1050)]
     (s,) = on_time_rate_signals(OnTimeRateRule(), windows)
     assert s.summary_vi == (
-        "Thành phố Hà Nội: tỷ lệ giải quyết đúng hạn 87,5 % (1.050/1.200 hồ sơ) trong 7 ngày qua, "
-        "dưới mục tiêu 90 %"
+        "Thành phố Hà Nội: tỷ lệ giải quyết đúng hạn 87,5 % (1.050/1.200 hồ sơ) trong 7 ngày qua, dưới mục tiêu 90 %"
     )
     assert s.summary_en == (
-        "Thành phố Hà Nội: on-time rate 87.5% (1,050/1,200 dossiers) over the last 7 days, "
-        "below the 90% target"
+        "Thành phố Hà Nội: on-time rate 87.5% (1,050/1,200 dossiers) over the last 7 days, below the 90% target"
     )
 
 
 def test_impossible_window_is_rejected() -> None:
     with pytest.raises(RuleInputError):
-        on_time_rate_signals(
-            OnTimeRateRule(), [OnTimeWindow("01", "Hà Nội", resolved=20, resolved_on_time=21)]
-        )
+        on_time_rate_signals(OnTimeRateRule(), [OnTimeWindow("01", "Hà Nội", resolved=20, resolved_on_time=21)])
 
 
 @pytest.mark.parametrize(

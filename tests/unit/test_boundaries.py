@@ -39,9 +39,7 @@ def _geometry_of(collection: dict[str, Any], code: str) -> Any:
 # ---------------------------------------------------------------------------- derived
 
 
-def test_one_valid_polygonal_feature_per_province(
-    catalogue: LocalityCatalogue, derived: dict[str, Any]
-) -> None:
+def test_one_valid_polygonal_feature_per_province(catalogue: LocalityCatalogue, derived: dict[str, Any]) -> None:
     assert derived["type"] == "FeatureCollection"
     assert len(derived["features"]) == 34
     assert [f["properties"]["code"] for f in derived["features"]] == [p.code for p in catalogue.provinces]
@@ -146,9 +144,7 @@ def _synthetic(catalogue: LocalityCatalogue, skip: str | None = None) -> dict[st
             {"name": province.short_name},
         ]
         identity = identities[number % len(identities)]
-        features.append(
-            {"type": "Feature", "properties": identity, "geometry": _square(province.lon, province.lat)}
-        )
+        features.append({"type": "Feature", "properties": identity, "geometry": _square(province.lon, province.lat)})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -234,9 +230,7 @@ def test_merges_several_features_of_one_province(tmp_path: Path, catalogue: Loca
         ),
     ],
 )
-def test_rejects_unusable_files(
-    tmp_path: Path, catalogue: LocalityCatalogue, mutate: Any, mentions: str
-) -> None:
+def test_rejects_unusable_files(tmp_path: Path, catalogue: LocalityCatalogue, mutate: Any, mentions: str) -> None:
     path = _write(tmp_path, mutate(_synthetic(catalogue), catalogue))
     with pytest.raises(BoundaryFileError) as caught:
         load_province_geojson(path, catalogue)

@@ -62,9 +62,7 @@ def test_is_working_day_national_calendar(day: date, working: bool) -> None:
         # A working-day override beats a public holiday and a day-off override on the same date.
         (CalendarOverrides(working_days=frozenset({date(2026, 2, 17)})), date(2026, 2, 17), True),
         (
-            CalendarOverrides(
-                days_off=frozenset({date(2026, 3, 7)}), working_days=frozenset({date(2026, 3, 7)})
-            ),
+            CalendarOverrides(days_off=frozenset({date(2026, 3, 7)}), working_days=frozenset({date(2026, 3, 7)})),
             date(2026, 3, 7),
             True,
         ),
@@ -128,9 +126,7 @@ WORKING_SATURDAY = CalendarOverrides(working_days=frozenset({date(2026, 3, 7)}))
         (WORKING_SATURDAY, at(2026, 3, 6, 18), 1, at(2026, 3, 7, 17)),
     ],
 )
-def test_due_at_with_overrides(
-    overrides: CalendarOverrides, received: datetime, days: int, expected: datetime
-) -> None:
+def test_due_at_with_overrides(overrides: CalendarOverrides, received: datetime, days: int, expected: datetime) -> None:
     assert WorkingCalendar(overrides).due_at(received, days) == expected
 
 

@@ -384,8 +384,13 @@ NO_COMMUNE = folded(ev(RECEIVED, R, code="HS-3", commune=None))
 MOVED = replace(RECEIVED_ONLY, commune_code="00008")
 
 
-def key(day: date, commune: str = "00004") -> RollupKey:
-    return (day, "01", commune)
+NO_AGENCY = replace(RECEIVED_DIRECT, agency_code=None)
+OTHER_AGENCY = replace(RECEIVED_ONLY, agency_code="AG-2")
+OTHER_SECTOR = replace(RECEIVED_ONLY, sector="Hộ tịch")
+
+
+def key(day: date, commune: str = "00004", agency: str = "AG-1", sector: str = "Đất đai") -> RollupKey:
+    return (day, "01", commune, agency, sector)
 
 
 @pytest.mark.parametrize(
@@ -432,6 +437,25 @@ def key(day: date, commune: str = "00004") -> RollupKey:
                 key(date(2026, 3, 13)): {"resolved": -1, "resolved_late": -1},
             },
         ),
+        # Dossiers without an agency roll up under agency ''.
+        ([(None, NO_AGENCY)], {key(date(2026, 3, 9), agency=""): {"received": 1}}),
+        # Agency and sector are dimensions of the rollup: same day and commune, separate rows.
+        (
+            [(None, RECEIVED_ONLY), (None, OTHER_AGENCY), (None, OTHER_SECTOR)],
+            {
+                key(date(2026, 3, 9)): {"received": 1, "received_online": 1},
+                key(date(2026, 3, 9), agency="AG-2"): {"received": 1, "received_online": 1},
+                key(date(2026, 3, 9), sector="Hộ tịch"): {"received": 1, "received_online": 1},
+            },
+        ),
+        # A dossier whose agency changed on a refold moves its receipt to the new agency.
+        (
+            [(RECEIVED_ONLY, OTHER_AGENCY)],
+            {
+                key(date(2026, 3, 9)): {"received": -1, "received_online": -1},
+                key(date(2026, 3, 9), agency="AG-2"): {"received": 1, "received_online": 1},
+            },
+        ),
         # Several pairs add up.
         (
             [(None, RECEIVED_ONLY), (None, RECEIVED_DIRECT)],
@@ -465,4 +489,3 @@ def test_rollup_days_are_local_days(received_at: datetime, day: date) -> None:
 
 def test_contributions_of_nothing_is_empty() -> None:
     assert contributions(None) == {}
-

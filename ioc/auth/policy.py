@@ -1,0 +1,96 @@
+"""Roles, actions and the permission matrix: who may do what, before scope is considered.
+
+Every route declares a `Policy`: the action it performs and how scope applies to it (a list
+filtered to the scope, one object whose locality is checked, a write to such an object, or
+nothing locality-bound). The app refuses to start with a route that declares none, and the
+permission-matrix test walks the same declarations. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    LEADER = "leader"
+    OPERATOR = "operator"
+    SUBSCRIBER = "subscriber"
+    DISPLAY = "display"  # wall screens, through a display token
+    SOURCE = "source"  # data sources, through a source API key
+
+
+class Action(StrEnum):
+    STATUS_READ = "status.read"
+    ALERTS_READ = "alerts.read"
+    ALERTS_ACK = "alerts.ack"
+    DOSSIERS_READ = "dossiers.read"
+    DOSSIERS_EXPORT = "dossiers.export"
+    CALENDAR_READ = "calendar.read"
+    CALENDAR_WRITE = "calendar.write"
+    INGEST_DOSSIER = "ingest.dossier"
+    ACCOUNT_SELF = "account.self"  # one's own identity, signing out
+    ACCOUNT_PASSWORD = "account.password"  # changing one's own password (people, not screens)
+    USERS_MANAGE = "users.manage"
+    DISPLAYS_MANAGE = "displays.manage"
+    SOURCES_MANAGE = "sources.manage"
+    AUDIT_READ = "audit.read"
+
+
+_PEOPLE = frozenset({Role.ADMIN, Role.LEADER, Role.OPERATOR, Role.SUBSCRIBER})
+_STAFF = frozenset({Role.ADMIN, Role.LEADER, Role.OPERATOR})
+_ADMIN = frozenset({Role.ADMIN})
+
+# The matrix the README prints. Scope narrows every row further (see ioc/auth/scope.py).
+MATRIX: dict[Action, frozenset[Role]] = {
+    Action.STATUS_READ: _PEOPLE | {Role.DISPLAY},
+    Action.ALERTS_READ: _PEOPLE | {Role.DISPLAY},
+    Action.ALERTS_ACK: _PEOPLE,
+    Action.DOSSIERS_READ: _STAFF,
+    Action.DOSSIERS_EXPORT: _STAFF,
+    Action.CALENDAR_READ: _STAFF,
+    Action.CALENDAR_WRITE: _ADMIN,
+    Action.INGEST_DOSSIER: frozenset({Role.SOURCE}),
+    Action.ACCOUNT_SELF: _PEOPLE | {Role.DISPLAY},
+    Action.ACCOUNT_PASSWORD: _PEOPLE,
+    Action.USERS_MANAGE: _ADMIN,
+    Action.DISPLAYS_MANAGE: _ADMIN,
+    Action.SOURCES_MANAGE: _ADMIN,
+    Action.AUDIT_READ: _ADMIN,
+}
+
+# How scope applies to a route:
+#   public  — no credentials needed (the login page, health, static files, public geography)
+#   global  — not locality-bound (an admin action, one's own account)
+#   list    — answers with in-scope items only (an out-of-scope filter gives an empty list or 404)
+#   read    — reads one object: out of scope answers 404, as if it did not exist
+#   write   — changes one object: out of scope answers 403
+#   items   — a batch whose items are checked one by one: an out-of-scope item is rejected in the
+#             per-item results and writes nothing, while the rest of the batch goes through
+Target = Literal["public", "global", "list", "read", "write", "items"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    action: Action | None
+    target: Target
+
+    def __post_init__(self) -> None:
+        if (self.action is None) != (self.target == "public"):
+            raise ValueError("a public policy has no action, and every other policy has one")
+
+    @property
+    def public(self) -> bool:
+        return self.action is None
+
+    def allows_role(self, role: Role) -> bool:
+        return self.action is None or role in MATRIX[self.action]
+
+
+PUBLIC = Policy(None, "public")
+
+
+def allowed(role: Role, action: Action) -> bool:
+    return role in MATRIX[action]

@@ -1,0 +1,200 @@
+"""One live view: what the clients that share one scope see.
+
+A view owns a LiveHub (its own epoch, sequence numbers and history, so a client resumes within
+its own scope's stream) and its own memory of what it last published, so an unchanged row is not
+sent again. The feed tells it which provinces changed; it re-reads only those it touches, with the
+scope applied in SQL, and so never holds a row that belongs to another locality.
+
+What a view publishes:
+  province:<code>  the provinces its scope touches, counted over in-scope dossiers only;
+  commune:<code>   (scopes that are not national) its in-scope communes, counted the same way;
+  alert:<id>       alerts its scope allows (see ioc/live/alerts.py for the missing sector);
+  freshness        the dossier feed's freshness, the same for everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ioc.auth.scope import Scope
+from ioc.db.pool import Conn
+from ioc.live.alerts import (
+    SELECT_RECENT_ALERTS,
+    SELECT_RECENT_ALERTS_IN_SCOPE,
+    alert_in_scope,
+    alert_row_to_dict,
+)
+from ioc.live.hub import LiveHub
+from ioc.status import LocalityStatus, commune_status, dossier_freshness, province_status
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One refresh's clock and dashboard window, shared by every view read for it."""
+
+    now: datetime
+    due_soon: datetime
+    window: str
+
+
+def provinces_touched(scope: Scope, province_of: Callable[[str], str | None]) -> frozenset[str] | None:
+    """The provinces whose rows a scope can see (None: every province, for a national scope).
+
+    A granted commune makes its province touched: the province row then counts that commune only.
+    """
+    if scope.national:
+        return None
+    of_communes = {province_of(code) for code in scope.communes}
+    return scope.provinces | {code for code in of_communes if code is not None}
+
+
+@asynccontextmanager
+async def one_database_snapshot(conn: Conn) -> AsyncIterator[None]:
+    """Run the reads inside against one snapshot of the database.
+
+    A scoped view reads its province rows and its commune rows in separate statements; at READ
+    COMMITTED an ingest committing in between would make a commune operator's province row
+    disagree with their own commune's row in the same delta.
+    """
+    await conn.commit()  # SET TRANSACTION must be the first statement of its transaction
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+class ScopeView:
+    """The hub, the published-state cache and the queries of one scope."""
+
+    def __init__(self, scope: Scope, provinces: frozenset[str] | None, hub: LiveHub) -> None:
+        if (provinces is None) != scope.national:
+            raise ValueError("a national scope touches every province; any other lists them")
+        self.scope = scope
+        self.provinces = provinces
+        self.hub = hub
+        self._published: dict[str, Any] = {}
+        # Maintained by the feed: live subscriptions, the pending expiry, the hub's flush task.
+        self.subscribers = 0
+        self.expiry: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.scope.key
+
+    @property
+    def lists_communes(self) -> bool:
+        # A national view would list 3,321 communes nobody asked for; the others list theirs.
+        return not self.scope.national
+
+    def provinces_to_refresh(self, dirty: Collection[str] | None) -> list[str] | None:
+        """Which provinces to re-read when `dirty` changed (None: all of them).
+
+        Returns None only for a national view asked to re-read everything, and [] when the
+        change concerns nothing this view touches.
+        """
+        if self.provinces is None:
+            return None if dirty is None else sorted(dirty)
+        return sorted(self.provinces if dirty is None else self.provinces.intersection(dirty))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def read_snapshot(self, conn: Conn, reading: Reading, expected_every_seconds: int) -> dict[str, Any]:
+        if not self.lists_communes:
+            # The unrestricted national view issues exactly the queries the single feed did.
+            provinces = await self._province_rows(conn, reading, None)
+            alerts = await self._recent_alerts(conn, reading.now)
+            freshness = await dossier_freshness(conn, expected_every_seconds)
+            return self._snapshot(reading, provinces, alerts, freshness)
+        codes = self.provinces_to_refresh(None)
+        async with one_database_snapshot(conn):
+            provinces = await self._province_rows(conn, reading, codes)
+            communes = await self._commune_rows(conn, reading, codes or [])
+            alerts = await self._recent_alerts(conn, reading.now)
+            freshness = await dossier_freshness(conn, expected_every_seconds)
+        return {**self._snapshot(reading, provinces, alerts, freshness), "communes": [c.as_dict() for c in communes]}
+
+    async def read_localities(self, conn: Conn, reading: Reading, codes: list[str] | None) -> dict[str, Any]:
+        """The current rows (key → payload) of the given provinces and their in-scope communes."""
+        if not self.lists_communes:
+            return {f"province:{p.code}": p.as_dict() for p in await self._province_rows(conn, reading, codes)}
+        if not codes:
+            return {}
+        async with one_database_snapshot(conn):
+            provinces = await self._province_rows(conn, reading, codes)
+            communes = await self._commune_rows(conn, reading, codes)
+        return {
+            **{f"province:{p.code}": p.as_dict() for p in provinces},
+            **{f"commune:{c.code}": c.as_dict() for c in communes},
+        }
+
+    async def _province_rows(self, conn: Conn, reading: Reading, codes: list[str] | None) -> list[LocalityStatus]:
+        rows = await province_status(conn, reading.now, reading.due_soon, reading.window, codes, scope=self.scope)
+        # The SQL applies the scope; this second look costs nothing and keeps a mistake there from
+        # becoming another locality's numbers on somebody's screen.
+        return [r for r in rows if self.provinces is None or r.code in self.provinces]
+
+    async def _commune_rows(self, conn: Conn, reading: Reading, codes: list[str]) -> list[LocalityStatus]:
+        rows: list[LocalityStatus] = []
+        for province in codes:
+            rows += await commune_status(
+                conn, reading.now, reading.due_soon, province, reading.window, scope=self.scope
+            )
+        return [r for r in rows if self.scope.allows_locality(r.province_code, r.code)]
+
+    async def _recent_alerts(self, conn: Conn, now: datetime) -> list[dict[str, Any]]:
+        if self.scope.unrestricted:
+            cur = await conn.execute(SELECT_RECENT_ALERTS, [now])
+        else:
+            cur = await conn.execute(SELECT_RECENT_ALERTS_IN_SCOPE, {"now": now, **self.scope.sql_params()})
+        alerts = [alert_row_to_dict(r) for r in await cur.fetchall()]
+        return [a for a in alerts if alert_in_scope(self.scope, a)]
+
+    def _snapshot(
+        self, reading: Reading, provinces: list[LocalityStatus], alerts: list[dict[str, Any]], freshness: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "provinces": [p.as_dict() for p in provinces],
+            "alerts": alerts,
+            "freshness": freshness,
+            "window": reading.window,
+            "generated_at": reading.now.isoformat(),
+        }
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def publish_if_changed(self, key: str, payload: dict[str, Any]) -> int:
+        if self._published.get(key) == payload:
+            return 0
+        self._published[key] = payload
+        self.hub.publish(key, payload)
+        return 1
+
+    def publish_rows(self, rows: dict[str, Any]) -> int:
+        # No await in here: rows read together leave in the same delta.
+        return sum(self.publish_if_changed(key, payload) for key, payload in rows.items())
+
+    def offer_alert(self, alert: dict[str, Any]) -> int:
+        """Publish an alert this view's scope allows; returns 1 if it went out."""
+        if not alert_in_scope(self.scope, alert):
+            return 0
+        key = f"alert:{alert['id']}"
+        published = self.publish_if_changed(key, alert)
+        if alert["state"] == "resolved":
+            # A resolved episode never changes again: forget it, or a wall screen's process
+            # running for weeks would keep every alert it ever published.
+            self._published.pop(key, None)
+        return published
+
+    def close(self) -> None:
+        """End every subscription and the hub's flush task."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
+        self.hub.close()
+        if self.task is not None:
+            self.task.cancel()

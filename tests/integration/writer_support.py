@@ -1,0 +1,35 @@
+"""Ingest through the real writer, without HTTP: parse, validate and write one batch in one
+transaction exactly as the ingest route does, on a database URL from the fixtures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from ingest.parse import parse_batch
+from ingest.reference import CalendarStore, ProcedureCache
+from ingest.writer import DossierWriter
+from ioc.localities.catalogue import load_catalogue
+
+SOURCE_ID = "test-source"
+
+
+async def write_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -> None:
+    """Write `items` as one batch from SOURCE_ID (register it first); every item must be accepted."""
+    procedures, calendars = ProcedureCache(), CalendarStore()
+    async with await AsyncConnection.connect(db_url) as conn:
+        named = {item["procedure"]["code"] for item in items if isinstance(item.get("procedure"), dict)}
+        await procedures.prefetch(conn, named)
+        await calendars.refresh_if_stale(conn)
+        await conn.commit()
+        batch = parse_batch(
+            items, source_id=SOURCE_ID, now=now, future_tolerance=timedelta(seconds=300),
+            max_age=timedelta(days=1095), catalogue=load_catalogue(), procedure_of=procedures.get,
+        )  # fmt: skip
+        writer = DossierWriter(procedures, calendars)
+        await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
+        async with conn.transaction():
+            outcome = await writer.write(conn, SOURCE_ID, batch, now)
+    assert outcome.accepted == len(items), outcome.as_dict()["results"]
