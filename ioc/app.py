@@ -1,8 +1,8 @@
 """The FastAPI application: routes, and the background tasks of one API process.
 
-Background tasks per process: the live hub's flusher, one LISTEN connection, the refresher that
-turns notifications into deltas, and — when this process also plays the `alerts` role (the
-embedded default) — the alert scheduler.
+Background tasks per process: one LISTEN connection, the refresher that turns notifications into
+deltas for each live view (one view, with its own hub, per distinct scope of connected clients),
+and — when this process also plays the `alerts` role (the embedded default) — the alert scheduler.
 """
 
 from __future__ import annotations

@@ -315,6 +315,7 @@
     }
     if (answer.status === "ok") {
       state.identity = answer.me;
+      renderLegend();
       scheduleRender();
     }
     return true;

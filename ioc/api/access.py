@@ -33,13 +33,16 @@ def oidc_verifier(settings: Settings) -> OidcVerifier | None:
         raise RuntimeError(f"IOC_OIDC_ROLE_MAP is not JSON: {exc}") from exc
     if not isinstance(role_map, dict) or not all(isinstance(v, str) for v in role_map.values()):
         raise RuntimeError('IOC_OIDC_ROLE_MAP must be a JSON object like {"group": "role"}')
-    config = OidcConfig(
-        issuer=settings.oidc_issuer, audience=settings.oidc_audience, jwks_url=settings.oidc_jwks_url,
-        jwks_file=Path(settings.oidc_jwks_file) if settings.oidc_jwks_file else None,
-        role_claim=settings.oidc_role_claim, scope_claim=settings.oidc_scope_claim, role_map=role_map,
-        groups_claim=settings.oidc_groups_claim,
-    )  # fmt: skip
-    return OidcVerifier(config)
+    try:
+        config = OidcConfig(
+            issuer=settings.oidc_issuer, audience=settings.oidc_audience, jwks_url=settings.oidc_jwks_url,
+            jwks_file=Path(settings.oidc_jwks_file) if settings.oidc_jwks_file else None,
+            role_claim=settings.oidc_role_claim, scope_claim=settings.oidc_scope_claim, role_map=role_map,
+            groups_claim=settings.oidc_groups_claim,
+        )  # fmt: skip
+        return OidcVerifier(config)
+    except ValueError as exc:
+        raise RuntimeError(f"OIDC configuration: {exc}") from exc
 
 
 def configure_access(state: AppState, settings: Settings) -> None:

@@ -15,7 +15,7 @@ from ioc.auth import audit
 from ioc.auth.policy import Action, Policy
 from ioc.auth.principal import Principal
 from ioc.auth.scope import scope_filter_sql
-from ioc.live.feed import ALERT_COLUMNS, alert_row_to_dict
+from ioc.live.alerts import ALERT_COLUMNS, alert_row_to_dict
 
 # Alerts carry no sector yet: under the strict scope rule a sector-restricted scope sees none.
 ALERT_SCOPE = scope_filter_sql(sector=None)

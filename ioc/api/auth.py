@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from ioc.api.deps import AppState, app_state
 from ioc.api.guard import client_origin, guard
+from ioc.api.ratelimit import retry_after_header
 from ioc.auth import accounts, audit, displays
 from ioc.auth.credentials import dummy_password_check, kind_of, verify_password
 from ioc.auth.policy import PUBLIC, Action, Policy
@@ -71,7 +72,7 @@ def _limit(state: AppState, request: Request, username: str) -> None:
     for limiter, key in ((state.login_limiter_by_ip, ip), (state.login_limiter_by_user, username.lower())):
         if limiter is not None and (wait := limiter.check(key)) > 0:
             raise HTTPException(429, "quá nhiều lần đăng nhập / too many sign-in attempts",
-                                headers={"Retry-After": str(max(1, round(wait)))})  # fmt: skip
+                                headers={"Retry-After": retry_after_header(wait)})  # fmt: skip
 
 
 async def _check_password(state: AppState, request: Request, body: LoginIn, via: str) -> accounts.User:
@@ -86,6 +87,7 @@ async def _check_password(state: AppState, request: Request, body: LoginIn, via:
             ok = found[0].active and verify_password(found[1], body.password)
         if not ok:
             await audit.record(conn, actor=f"user:{body.username.lower()}", actor_role=None, action="login.failure",
+                               target=f"user:{body.username.lower()}",
                                outcome="denied", origin=origin, details={"via": via})  # fmt: skip
             await conn.commit()
             raise HTTPException(401, "sai tên đăng nhập hoặc mật khẩu / wrong username or password")
@@ -112,6 +114,7 @@ def auth_router() -> APIRouter:
             ip = client_origin(request).client_ip
             token = await accounts.issue_token(conn, user.id, "session", ttl, now, client_ip=ip)
             await audit.record(conn, actor=f"user:{user.username}", actor_role=user.role.value, action="login.success",
+                               target=f"user:{user.username}",
                                origin=client_origin(request), details={"via": "cookie"})  # fmt: skip
         _set_cookie(state, response, SESSION_COOKIE, token, int(ttl.total_seconds()))
         response.delete_cookie(DISPLAY_COOKIE, path="/")
@@ -125,6 +128,7 @@ def auth_router() -> APIRouter:
         async with state.pool.connection() as conn, conn.transaction():
             pair = await _issue_pair(state, conn, user, None, request)
             await audit.record(conn, actor=f"user:{user.username}", actor_role=user.role.value, action="login.success",
+                               target=f"user:{user.username}",
                                origin=client_origin(request), details={"via": "token"})  # fmt: skip
         return pair
 
@@ -165,6 +169,7 @@ def auth_router() -> APIRouter:
             if principal.user_id is not None and family:
                 await accounts.revoke_family(conn, family)
             await audit.record(conn, actor=principal.subject, actor_role=principal.role.value, action="logout",
+                               target=principal.subject,
                                origin=client_origin(request))  # fmt: skip
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(DISPLAY_COOKIE, path="/")
@@ -205,7 +210,10 @@ def auth_router() -> APIRouter:
             found = await accounts.user_by_name(conn, user.username) if user else None
             if found is None or not verify_password(found[1], body.current_password):
                 raise HTTPException(403, "mật khẩu hiện tại không đúng / current password is wrong")
-            await accounts.update_user(conn, found[0], password=body.new_password)
+            await accounts.update_user(
+                conn, found[0], password=body.new_password,
+                keep_family=principal.credential_id.removeprefix("cookie:") or None,
+            )  # fmt: skip
             await audit.record(
                 conn,
                 actor=principal.subject,

@@ -97,7 +97,8 @@ def dossiers_router() -> APIRouter:
         writer.writerows([[row.get(key) or "" for key, _ in CSV_HEADERS] for row in rows])
         async with app_state(request).pool.connection() as conn:
             await audit.record(conn, actor=principal.subject, actor_role=principal.role.value,
-                               action="export.overdue_dossiers", origin=client_origin(request),
+                               action="export.overdue_dossiers", target="dossiers:overdue",
+                               origin=client_origin(request),
                                details={"rows": len(rows), "province_code": province_code,
                                         "commune_code": commune_code})  # fmt: skip
         # A byte-order mark so that Excel reads the Vietnamese headers as UTF-8.

@@ -147,14 +147,20 @@ def frontend_router(*, boundary_file: Path | None, frontend_dir: Path) -> APIRou
             raise HTTPException(status_code=404)
         return FileResponse(path, headers={"Cache-Control": _REVALIDATE})
 
-    @router.get(PROVINCES_GEOJSON_PATH, response_class=Response,
-                responses={200: {"content": {"application/geo+json": {}}}, 304: {"description": "not modified"}})
+    @router.get(
+        PROVINCES_GEOJSON_PATH,
+        response_class=Response,
+        responses={200: {"content": {"application/geo+json": {}}}, 304: {"description": "not modified"}},
+    )
     def provinces_geojson(request: Request) -> Response:
         """The 34 provinces as a GeoJSON FeatureCollection (official file if configured, else derived)."""
         return _json_with_etag(request, assets.geojson(), "application/geo+json")
 
-    @router.get(MAP_SPEC_PATH, response_class=Response,
-                responses={200: {"content": {"application/json": {}}}, 304: {"description": "not modified"}})
+    @router.get(
+        MAP_SPEC_PATH,
+        response_class=Response,
+        responses={200: {"content": {"application/json": {}}}, 304: {"description": "not modified"}},
+    )
     def map_spec(request: Request) -> Response:
         """The deck.gl JSON layer spec the dashboard renders with `@deck.gl/json`."""
         return _json_with_etag(request, assets.spec(), "application/json")

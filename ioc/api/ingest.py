@@ -23,6 +23,7 @@ from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
 from ioc.api.deps import AppState, app_state
 from ioc.api.guard import guard
+from ioc.api.ratelimit import retry_after_header
 from ioc.auth.policy import Action, Policy
 from ioc.auth.principal import Principal
 
@@ -73,7 +74,7 @@ def ingest_router() -> APIRouter:
         if state.ingest_limiter is not None and (wait := state.ingest_limiter.check(source_id)) > 0:
             metrics.ingest_batches_refused.labels("dossier", "rate_limited").inc()
             raise HTTPException(429, "too many batches from this source; nothing was written",
-                                headers={"Retry-After": str(max(1, round(wait)))})  # fmt: skip
+                                headers={"Retry-After": retry_after_header(wait)})  # fmt: skip
         try:
             body = await read_capped_body(request, settings.max_body_bytes)
         except HTTPException:

@@ -46,7 +46,10 @@ WHERE t.token_sha256 = %s
 """
 REVOKE_TOKEN = "UPDATE auth_token SET revoked_at = now() WHERE token_sha256 = %s AND revoked_at IS NULL"
 REVOKE_FAMILY = "UPDATE auth_token SET revoked_at = now() WHERE family = %s AND revoked_at IS NULL"
-REVOKE_USER_TOKENS = "UPDATE auth_token SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL"
+REVOKE_USER_TOKENS = """
+UPDATE auth_token SET revoked_at = now()
+WHERE user_id = %s AND revoked_at IS NULL AND family IS DISTINCT FROM %s
+"""
 
 
 class AccountError(ValueError):
@@ -146,6 +149,7 @@ async def update_user(
     set_email: bool = False,
     password: str | None = None,
     disabled: bool | None = None,
+    keep_family: str | None = None,
 ) -> User:
     check_person_role(role or user.role, scope or user.scope)
     params = {
@@ -158,7 +162,8 @@ async def update_user(
     assert row is not None
     if disabled or password or role or scope:
         # A changed password, role or scope, or a disabled account, ends every session it had.
-        await conn.execute(REVOKE_USER_TOKENS, [user.id])
+        # (`keep_family`: the caller changing their own password keeps the session they did it from.)
+        await conn.execute(REVOKE_USER_TOKENS, [user.id, keep_family])
     return User.from_row(row)
 
 

@@ -20,7 +20,7 @@ SELECT_AUDIT = """
 SELECT id, at, actor, actor_role, action, target, outcome, client_ip, user_agent, details
 FROM audit_log
 WHERE (%(actor)s::text IS NULL OR actor = %(actor)s)
-  AND (%(action)s::text IS NULL OR action = %(action)s OR action LIKE %(action)s || '.%%')
+  AND (%(action)s::text IS NULL OR action = %(action)s OR starts_with(action, %(action)s::text || '.'))
   AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
   AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)

@@ -49,8 +49,8 @@ def presented_credential(headers: Mapping[str, str], cookies: Mapping[str, str])
     if api_key := headers.get("x-api-key"):
         return Presented(api_key.strip(), "api-key")
     for name in (SESSION_COOKIE, DISPLAY_COOKIE):
-        if value := cookies.get(name):
-            return Presented(value, "cookie")
+        if cookie := cookies.get(name):
+            return Presented(cookie, "cookie")
     return None
 
 

@@ -37,7 +37,9 @@ def wait_until_ready(browser: Any, timeout: float = READY_TIMEOUT_SECONDS) -> No
     )
     if not ready:
         logs = "\n".join(str(entry) for entry in console(browser))
-        pytest.fail(f"window.iocDashboard.ready stayed false for {timeout} s at {browser.current_url}; console:\n{logs}")
+        pytest.fail(
+            f"window.iocDashboard.ready stayed false for {timeout} s at {browser.current_url}; console:\n{logs}"
+        )
 
 
 def wait_for_url(browser: Any, url: str, timeout: float = 20.0) -> None:

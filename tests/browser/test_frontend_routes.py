@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ def client() -> TestClient:
 
 @pytest.fixture()
 def frontend_without_node_modules(tmp_path: Path) -> Path:
-    shutil.copy(FRONTEND_DIR / "index.html", tmp_path / "index.html")
+    for page in FRONTEND_DIR.glob("*.html"):
+        shutil.copy(page, tmp_path / page.name)
     shutil.copytree(FRONTEND_DIR / "static", tmp_path / "static")
     return tmp_path
 
@@ -55,6 +57,45 @@ def test_vendor_serves_the_deck_gl_bundles(client: TestClient, name: str) -> Non
     assert response.headers["content-type"].startswith("text/javascript")
     assert "max-age" in response.headers["cache-control"]
     assert "root['deck']" in response.text[:1000]
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/login", "Đăng nhập · Trung tâm giám sát, điều hành thông minh (IOC)"),
+        ("/display", "Màn hình trình chiếu · Trung tâm giám sát, điều hành thông minh (IOC)"),
+    ],
+)
+def test_sign_in_pages_are_served_without_deck_gl(frontend_without_node_modules: Path, path: str, title: str) -> None:
+    response = client_for(frontend_without_node_modules).get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"<title>{title}</title>" in response.text
+    assert response.headers["cache-control"] == "no-cache"
+
+
+class _InlineCode(HTMLParser):
+    """What a strict Content-Security-Policy (no 'unsafe-inline') would refuse in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {name for name, _ in attrs}
+        if tag == "style":
+            self.found.append("<style> block")
+        if tag == "script" and "src" not in names:
+            self.found.append("inline <script>")
+        self.found += [f"{name}= on <{tag}>" for name in names if name == "style" or name.startswith("on")]
+        self.found += [f"javascript: URL on <{tag}>" for _, value in attrs if (value or "").startswith("javascript:")]
+
+
+@pytest.mark.parametrize("page", ["index.html", "login.html", "display.html"])
+def test_pages_have_no_inline_code_or_styles(page: str) -> None:
+    parser = _InlineCode()
+    parser.feed((FRONTEND_DIR / page).read_text(encoding="utf-8"))
+    assert parser.found == []
 
 
 @pytest.mark.parametrize("name", ["dist.min.js", "deck.gl.js", "..%2Fpackage.json", "deck-core.min.js.map"])

@@ -306,11 +306,6 @@ def test_password_change_ends_the_other_sessions(server: LiveServer) -> None:
     assert _login(server, username, NEW_PASSWORD).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: POST /api/v1/auth/password promises to end every *other* session, but "
-    "accounts.update_user revokes all of the account's tokens, the caller's own session included",
-)
 def test_password_change_keeps_the_session_that_made_it(server: LiveServer) -> None:
     username = _person(server)
     session = _session(server, username)

@@ -311,7 +311,7 @@ def test_api_key_is_required(module_live_server: LiveServer, headers: dict[str, 
     server = module_live_server
     headers = {k: v.replace("<the key>", server.api_key) for k, v in headers.items()}
     before = table_counts(server.db_url)["event_receipt"]
-    with server.client() as client:
+    with server.anonymous() as client:
         response = client.post(INGEST, json=valid_events(1, f"auth-{len(headers)}-{status}"), headers=headers)
     assert response.status_code == status, response.text
     assert table_counts(server.db_url)["event_receipt"] == before + (1 if status == 200 else 0)
