@@ -19,11 +19,20 @@ MAP_READY_WITHIN_SECONDS = 60
 ALERTS_WITHIN_SECONDS = 120
 
 
-def _get(url: str) -> httpx.Response | None:
+def _get(url: str, headers: dict[str, str] | None = None) -> httpx.Response | None:
     try:
-        return httpx.get(url, timeout=5)
+        return httpx.get(url, timeout=5, headers=headers)
     except httpx.HTTPError:
         return None
+
+
+def _sign_in_as_demo_admin(base: str, root: Path, log_path: Path) -> dict[str, str]:
+    """The demo prints the admin's password and keeps it in the data folder; sign in with it."""
+    password = (root / "admin-password.txt").read_text(encoding="utf-8").strip()
+    assert f"admin / {password}" in log_path.read_text(), "the demo did not print how to sign in"
+    response = httpx.post(base + "/api/v1/auth/token", json={"username": "admin", "password": password}, timeout=10)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def test_demo_brings_up_map_and_alerts() -> None:
@@ -52,14 +61,16 @@ def test_demo_brings_up_map_and_alerts() -> None:
         assert len(geojson["features"]) == 34
         assert "Trung tâm giám sát" in page.text  # type: ignore[union-attr]
 
+        assert _get(base + "/api/v1/alerts").status_code == 401  # type: ignore[union-attr]
+        admin = _sign_in_as_demo_admin(base, root, log_path)
         firing: list[dict[str, object]] = []
         while time.monotonic() - started < ALERTS_WITHIN_SECONDS and not firing:
-            response = _get(base + "/api/v1/alerts?state=firing")
+            response = _get(base + "/api/v1/alerts?state=firing", admin)
             if response is not None and response.status_code == 200:
                 firing = response.json()["alerts"]
             time.sleep(1)
         assert firing, "no alert fired while the simulator ran:\n" + log_path.read_text()[-3000:]
-        status = httpx.get(base + "/api/v1/status/provinces?window=7d", timeout=5).json()["provinces"]
+        status = httpx.get(base + "/api/v1/status/provinces?window=7d", headers=admin, timeout=5).json()["provinces"]
         assert len(status) == 34 and sum(p["received"] for p in status) > 0
     finally:
         proc.send_signal(signal.SIGINT)

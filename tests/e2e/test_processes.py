@@ -79,9 +79,16 @@ def test_migrate_api_and_alerts_run_as_separate_processes(
     response = httpx.post(base + "/api/v1/ingest/dossier-events", json=[event],
                           headers={"Authorization": f"Bearer {key}"}, timeout=10)  # fmt: skip
     assert response.status_code == 200 and response.json()["accepted"] == 1, response.text
+    # An operator account made with the CLI, as an administrator would; it signs in for a token.
+    subprocess.run([*IOC, "user", "create", "can-bo-97", "--role", "operator", "--commune", "00097",
+                    "--password-stdin"], input="mật-khẩu-cán-bộ\n", env=environment, text=True, timeout=60,
+                   check=True, capture_output=True)  # fmt: skip
+    signed_in = httpx.post(base + "/api/v1/auth/token", json={"username": "can-bo-97", "password": "mật-khẩu-cán-bộ"})
+    assert signed_in.status_code == 200, signed_in.text
+    operator = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
 
     def overdue_alert_fires() -> bool:
-        alerts = httpx.get(base + "/api/v1/alerts?state=firing", timeout=2).json()["alerts"]
+        alerts = httpx.get(base + "/api/v1/alerts?state=firing", headers=operator, timeout=2).json()["alerts"]
         return any(a["rule_id"] == "overdue" and a["commune_code"] == "00097" for a in alerts)
 
     wait_for(overdue_alert_fires, 30, "the alerts process raised no overdue alert", tmp_path)
