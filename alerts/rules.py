@@ -432,9 +432,7 @@ def format_count_vi(n: int) -> str:
 
 def _percent_digits(rate: Fraction) -> str:
     # Truncate, never round up: 89.99 % must not read "90 %" beside a 90 % target it missed.
-    pct = (Decimal(rate.numerator) * 100 / Decimal(rate.denominator)).quantize(
-        Decimal("0.1"), rounding=ROUND_DOWN
-    )
+    pct = (Decimal(rate.numerator) * 100 / Decimal(rate.denominator)).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
     text = f"{pct:f}"
     return text[:-2] if text.endswith(".0") else text
 

@@ -73,9 +73,7 @@ class CalendarStore:
             assert isinstance(day, date)
             (off if kind == "day_off" else work)[str(province)].add(day)
         national = (frozenset(off.pop("", set())), frozenset(work.pop("", set())))
-        by_province = {
-            p: (frozenset(off.get(p, set())), frozenset(work.get(p, set()))) for p in set(off) | set(work)
-        }
+        by_province = {p: (frozenset(off.get(p, set())), frozenset(work.get(p, set()))) for p in set(off) | set(work)}
         if national != self._national or by_province != self._by_province:
             self._national, self._by_province = national, by_province
             self._calendars = {}
