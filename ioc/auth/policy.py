@@ -31,6 +31,14 @@ class Action(StrEnum):
     CALENDAR_READ = "calendar.read"
     CALENDAR_WRITE = "calendar.write"
     INGEST_DOSSIER = "ingest.dossier"
+    INGEST_PAYOUT = "ingest.payout"
+    INGEST_ID_ISSUANCE = "ingest.id_issuance"
+    IMPORT_FILE = "import.file"  # a department's CSV/XLSX report, uploaded at the command centre
+    INDICATORS_READ = "indicators.read"  # indicators, history, rankings, the 766 scorecard
+    TARGETS_WRITE = "targets.write"  # ID-issuance targets and deadlines per locality
+    REPORTS_READ = "reports.read"  # monthly late lists and briefings (XLSX, PDF)
+    PROGRAMMES_MANAGE = "programmes.manage"  # the list of payout programmes
+    CONNECTORS_MANAGE = "connectors.manage"  # polling connectors to sources' REST APIs
     ACCOUNT_SELF = "account.self"  # one's own identity, signing out
     ACCOUNT_PASSWORD = "account.password"  # changing one's own password (people, not screens)
     USERS_MANAGE = "users.manage"
@@ -53,6 +61,14 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.CALENDAR_READ: _STAFF,
     Action.CALENDAR_WRITE: _ADMIN,
     Action.INGEST_DOSSIER: frozenset({Role.SOURCE}),
+    Action.INGEST_PAYOUT: frozenset({Role.SOURCE}),
+    Action.INGEST_ID_ISSUANCE: frozenset({Role.SOURCE}),
+    Action.IMPORT_FILE: frozenset({Role.ADMIN, Role.OPERATOR}),
+    Action.INDICATORS_READ: _PEOPLE | {Role.DISPLAY},
+    Action.TARGETS_WRITE: frozenset({Role.ADMIN, Role.LEADER}),
+    Action.REPORTS_READ: _STAFF,
+    Action.PROGRAMMES_MANAGE: _ADMIN,
+    Action.CONNECTORS_MANAGE: _ADMIN,
     Action.ACCOUNT_SELF: _PEOPLE | {Role.DISPLAY},
     Action.ACCOUNT_PASSWORD: _PEOPLE,
     Action.USERS_MANAGE: _ADMIN,
