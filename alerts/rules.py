@@ -44,6 +44,7 @@ __all__ = [
     "due_soon_horizon",
     "due_soon_signals",
     "format_count_vi",
+    "format_date_en",
     "format_date_vi",
     "format_datetime_vi",
     "format_percent_en",
@@ -228,7 +229,7 @@ def overdue_signals(rule: OverdueRule, groups: Iterable[OverdueGroup]) -> list[S
     for g in groups:
         if _count(g.overdue_count) == 0:
             continue
-        since_vi, since_en = format_date_vi(g.oldest_due_at), _format_date_en(g.oldest_due_at)
+        since_vi, since_en = format_date_vi(g.oldest_due_at), format_date_en(g.oldest_due_at)
         where = _where(g.locality_name, g.agency_name)
         signals.append(
             _group_signal(
@@ -276,7 +277,7 @@ def missing_apology_signals(rule: MissingApologyRule, groups: Iterable[MissingAp
     for g in groups:
         if _count(g.count) == 0:
             continue
-        since_vi, since_en = format_date_vi(g.oldest_late_since), _format_date_en(g.oldest_late_since)
+        since_vi, since_en = format_date_vi(g.oldest_late_since), format_date_en(g.oldest_late_since)
         where = _where(g.locality_name, g.agency_name)
         signals.append(
             _group_signal(
@@ -416,13 +417,14 @@ def format_datetime_vi(t: datetime) -> str:
     return f"{_local(t):%H:%M} ngày {format_date_vi(t)}"
 
 
-def _format_date_en(t: datetime) -> str:
+def format_date_en(t: datetime) -> str:
+    """``12 Nov 2026`` in Vietnam local time."""
     local = _local(t)
     return f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}"
 
 
 def _format_datetime_en(t: datetime) -> str:
-    return f"{_local(t):%H:%M}, {_format_date_en(t)}"
+    return f"{_local(t):%H:%M}, {format_date_en(t)}"
 
 
 def format_count_vi(n: int) -> str:

@@ -11,6 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.shell import AlertEngine
 from ioc.db.maintenance import apply_retention
 from ioc.db.pool import Conn
+from ioc.indicators.history_job import schedule_history_jobs
+from ioc.reports.schedule import register_report_jobs
 
 log = logging.getLogger(__name__)
 
@@ -38,5 +40,9 @@ def start_alert_scheduler(
         apply_retention, "interval", args=[pool, retention_days], hours=6, max_instances=1, coalesce=True,
         next_run_time=datetime.now(UTC), id="event-retention",
     )  # fmt: skip
+    # The monthly late lists and briefings of every province (once, whatever the replicas).
+    register_report_jobs(scheduler, pool)
+    # Indicator history: hourly and daily rollups and stock snapshots (ioc/indicators/history_job.py).
+    schedule_history_jobs(scheduler, pool)
     scheduler.start()
     return scheduler

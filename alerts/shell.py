@@ -39,6 +39,13 @@ from alerts.rules import (
     overdue_signals,
     rule_hold,
 )
+from alerts.stream_inputs import (
+    STREAM_RULE_TYPES,
+    StreamRule,
+    default_stream_rules,
+    stream_rule_hold,
+    stream_rule_signals,
+)
 from ioc.db.pool import Conn
 from ioc.live.channel import NOTIFY_LIVE
 from ioc.metrics import Metrics
@@ -125,7 +132,7 @@ class AlertEngine:
         self,
         calendar: WorkingCalendar,
         metrics: Metrics,
-        rules: Sequence[Rule] = default_rules(),
+        rules: Sequence[Rule | StreamRule] = (*default_rules(), *default_stream_rules()),
         channels: Sequence[str] = ("dashboard",),
     ) -> None:
         self._calendar = calendar
@@ -145,7 +152,8 @@ class AlertEngine:
             changed_ids: list[int] = []
             for rule in self._rules:
                 signals = await self._signals(conn, rule, now)
-                result = evaluate(now, rule.id, rule_hold(rule), signals, open_alerts)
+                hold = stream_rule_hold(rule) if isinstance(rule, STREAM_RULE_TYPES) else rule_hold(rule)
+                result = evaluate(now, rule.id, hold, signals, open_alerts)
                 t, u, c = await self._apply(conn, rule.id, result, now, changed_ids)
                 transitions, updates, conflicts = transitions + t, updates + u, conflicts + c
             if changed_ids:
@@ -169,7 +177,9 @@ class AlertEngine:
             ))  # fmt: skip
         return out
 
-    async def _signals(self, conn: Conn, rule: Rule, now: datetime) -> list[Signal]:
+    async def _signals(self, conn: Conn, rule: Rule | StreamRule, now: datetime) -> list[Signal]:
+        if isinstance(rule, STREAM_RULE_TYPES):
+            return await stream_rule_signals(conn, rule, now, self._calendar)
         if isinstance(rule, OverdueRule):
             rows = await self._groups(conn, SELECT_OVERDUE, {"now": now})
             return overdue_signals(rule, [OverdueGroup(*r) for r in rows])

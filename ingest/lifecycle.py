@@ -2,6 +2,9 @@
 
 received → [supplement_requested: the clock pauses → supplement_received: it resumes] →
 resolved → returned; or rejected / withdrawn. An apology letter may be recorded at any time.
+The official handling the dossier (cán bộ xử lý) is the latest one an event named while the
+dossier was open, the closing event included: a later step (the result handed back at the desk,
+an apology letter) does not move the responsibility for a late resolution to someone else.
 Events that make no sense in the current state (a second `received`, a resume with no pause)
 are kept in the event log but change nothing here: the log is the record of what sources said,
 the state is what the command centre believes.
@@ -55,6 +58,8 @@ class DossierEvent:
     agency_code: str | None
     procedure_code: str | None
     channel: str | None
+    handler_code: str | None = None
+    handler_name: str | None = None
 
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
@@ -91,6 +96,8 @@ class DossierState:
     late_since: datetime | None
     apology_at: datetime | None
     last_event_at: datetime
+    handler_code: str | None = None
+    handler_name: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -133,9 +140,11 @@ def apply_event(
             channel=event.channel or Channel.DIRECT.value, status="received", received_at=t,
             due_at=deadline(calendar, t, procedure.statutory_days, 0), paused_at=None, paused_seconds=0,
             resolved_at=None, returned_at=None, closed_at=None, outcome=None, late_since=None,
-            apology_at=None, last_event_at=t,
+            apology_at=None, last_event_at=t, handler_code=event.handler_code, handler_name=event.handler_name,
         )  # fmt: skip
     changes = _changes(state, event, calendar_for)
+    if event.handler_code is not None and state.is_open:
+        changes.update(_handler(state, event))
     # One `replace` per event: the fold runs for every ingested event, tens of thousands a second.
     changes["last_event_at"] = max(state.last_event_at, t)
     return replace(state, **changes)
@@ -167,6 +176,15 @@ def _changes(state: DossierState, event: DossierEvent, calendar_for: CalendarFor
         due = running.get("due_at", state.due_at)
         return {**running, "status": kind.value, "closed_at": t, "late_since": due if due and due < t else None}
     return {}
+
+
+def _handler(state: DossierState, event: DossierEvent) -> dict[str, Any]:
+    # An event may name the official by code only: the name already known for that code stays.
+    same = event.handler_code == state.handler_code
+    name = event.handler_name if event.handler_name is not None else (state.handler_name if same else None)
+    if same and name == state.handler_name:
+        return {}
+    return {"handler_code": event.handler_code, "handler_name": name}
 
 
 def _resume(state: DossierState, t: datetime, calendar_for: CalendarFor) -> dict[str, Any]:

@@ -209,6 +209,8 @@ def parse_batch(
             source_id=source_id, event_id=item.event_id, province_code=place.province_code,
             commune_code=place.commune_code, agency_code=agency_code, procedure_code=procedure_code,
             channel=item.channel.value if item.channel else None,
+            handler_code=item.handler.code if item.handler else None,
+            handler_name=item.handler.name if item.handler else None,
         )  # fmt: skip
         batch.accepted.append((index, event, place.converted_from))
     return batch

@@ -23,11 +23,12 @@ _LOCALITY_KEYS = frozenset(LOCALITY_FIELDS)
 _LOCALITY_SLOT = {name: i for i, name in enumerate(LOCALITY_FIELDS)}
 _EVENT_KEYS = frozenset(
     {"event_id", "dossier_code", "event_type", "occurred_at", "locality", "procedure", "agency", "channel",
-     "applicant"}
+     "handler", "applicant"}
 )  # fmt: skip
 _REQUIRED = ("event_id", "dossier_code", "event_type", "occurred_at", "locality")
 _PROCEDURE_KEYS = frozenset({"code", "name", "sector", "statutory_days"})
 _AGENCY_KEYS = frozenset({"code", "name"})
+_HANDLER_KEYS = frozenset({"code", "name"})
 _EVENT_TYPES = {kind.value: kind for kind in EventType}
 _CHANNELS = {channel.value: channel for channel in Channel}
 
@@ -53,6 +54,14 @@ class AgencyIn:
 
 
 @dataclass(frozen=True, slots=True)
+class HandlerIn:
+    """The official handling the dossier (cán bộ xử lý), for the monthly list of late officials."""
+
+    code: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class EventIn:
     event_id: str
     dossier_code: str
@@ -62,6 +71,7 @@ class EventIn:
     procedure: ProcedureIn | None
     agency: AgencyIn | None
     channel: Channel | None
+    handler: HandlerIn | None = None
 
 
 def validate_event(raw: Any) -> EventIn:
@@ -93,6 +103,7 @@ def validate_event(raw: Any) -> EventIn:
         procedure=_procedure(raw.get("procedure")),
         agency=_agency(raw.get("agency")),
         channel=channel,
+        handler=_handler(raw.get("handler")),
     )
 
 
@@ -165,4 +176,16 @@ def _agency(value: Any) -> AgencyIn | None:
     return AgencyIn(
         code=_text(value.get("code"), "agency.code", MAX_CODE),
         name=_optional_text(value.get("name"), "agency.name", MAX_NAME),
+    )
+
+
+def _handler(value: Any) -> HandlerIn | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidItem("invalid_field", "handler: must be an object")
+    _no_unknown_keys(value, _HANDLER_KEYS, "handler.")
+    return HandlerIn(
+        code=_text(value.get("code"), "handler.code", MAX_CODE),
+        name=_optional_text(value.get("name"), "handler.name", MAX_NAME),
     )

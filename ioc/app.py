@@ -26,9 +26,14 @@ from ioc.api.calendar import calendar_router
 from ioc.api.deps import AppState
 from ioc.api.dossiers import dossiers_router
 from ioc.api.frontend import frontend_router
+from ioc.api.id_issuance import id_issuance_router
+from ioc.api.imports import imports_router
+from ioc.api.indicators import indicators_router
 from ioc.api.ingest import IngestContext, ingest_router
 from ioc.api.live import live_router
 from ioc.api.ops import ops_router
+from ioc.api.payout import payout_router
+from ioc.api.reports import reports_router
 from ioc.api.status import status_router
 from ioc.db.pool import make_pool
 from ioc.live.feed import LiveFeed
@@ -96,10 +101,15 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
     app.include_router(auth_router())
     app.include_router(admin_router())
     app.include_router(ingest_router())
+    app.include_router(payout_router())
     app.include_router(status_router())
+    app.include_router(indicators_router())
     app.include_router(alerts_router())
     app.include_router(dossiers_router())
+    app.include_router(reports_router())
     app.include_router(calendar_router())
+    app.include_router(id_issuance_router())
+    app.include_router(imports_router())
     app.include_router(live_router())
     app.include_router(ops_router())
     app.include_router(frontend_router(boundary_file=settings.boundary_file, frontend_dir=settings.frontend_dir))

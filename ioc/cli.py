@@ -8,6 +8,8 @@
   ioc source     register a data source (streams, localities) and print its API key
   ioc user       create or list accounts (admin, leader, operator, subscriber)
   ioc display    create a wall-display token (read-only, bound to a scope)
+  ioc import     import a department's CSV/XLSX report (payout, id_issuance): all rows or none
+  ioc connectors poll the configured sources' REST APIs ("changed since" cursors)
 
 With IOC_DATABASE_URL unset, every command starts (or shares) the embedded PostgreSQL cluster
 under IOC_DATA_DIR and stops it on exit.
@@ -24,7 +26,9 @@ import signal
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+import httpx
 import uvicorn
 
 from ioc.auth import bootstrap
@@ -37,9 +41,10 @@ from ioc.db.localities import sync_localities
 from ioc.db.migrate import apply_migrations
 from ioc.localities.catalogue import load_catalogue
 from ioc.settings import Settings
-from ioc.sources import register_source
+from ioc.sources import STREAMS, register_source
 
 log = logging.getLogger("ioc")
+VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @contextlib.contextmanager
@@ -84,12 +89,16 @@ async def _serve_with(server: uvicorn.Server, *extra: asyncio.Task[None]) -> Non
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from ingest.simulator.id_issuance import IdIssuanceSimulator, demo_settings, put_targets
+    from ingest.simulator.payout import PayoutSimulatorSettings
     from ingest.simulator.runner import run_simulator
 
     with database(settings) as url:
         prepare_database(url)
-        key = register_source(url, "simulator", "Bộ mô phỏng hồ sơ (simulator)")
+        key = register_source(url, "simulator", "Bộ mô phỏng (simulator)", streams=frozenset(STREAMS))
         admin = ensure_demo_admin(url, settings.data_dir)
+        id_settings = demo_settings(datetime.now(VN_TZ).date())
+        targets_token = bootstrap.access_token_for(url, admin[0] if admin else bootstrap.DEMO_ADMIN, minutes=10)
         server = _uvicorn_server(settings, url, run_alerts=True)
         base = f"http://{settings.host}:{settings.port}"
         sign_in = (
@@ -103,8 +112,20 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
                 while not server.started:
                     await asyncio.sleep(0.1)
                 print(f"\n  IOC đang chạy / IOC is running: {base}/\n{sign_in}", flush=True)
+                # The simulated ID-issuance targets are set through the API, as a leader would.
+                headers = {"Authorization": f"Bearer {targets_token}"}
+                try:
+                    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+                        await put_targets(client, IdIssuanceSimulator(id_settings).default_targets())
+                except httpx.HTTPError as exc:  # e.g. stopped during start-up: the demo goes on without
+                    log.warning("could not set the simulated ID-issuance targets: %s", exc)
                 await run_simulator(
-                    base, key, rate_per_second=settings.simulate_rate, time_scale=settings.simulate_time_scale
+                    base,
+                    key,
+                    rate_per_second=settings.simulate_rate,
+                    time_scale=settings.simulate_time_scale,
+                    payout=PayoutSimulatorSettings(time_scale=settings.simulate_time_scale),
+                    id_issuance=id_settings,
                 )
 
             await _serve_with(server, asyncio.create_task(simulate()))
@@ -234,6 +255,40 @@ def cmd_display(settings: Settings, args: argparse.Namespace) -> None:
     print(token)
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    """Import a department's CSV/XLSX report: every row or none; exit 1 when the file is rejected."""
+    import json
+    from pathlib import Path
+
+    from ingest.fileimport.console import ConsoleError, describe, import_from_console
+
+    with database(settings) as url:
+        prepare_database(url)
+        try:
+            report = import_from_console(
+                url, args.stream, Path(args.file), source_id=args.source,
+                mapping_path=Path(args.mapping) if args.mapping else None,
+                future_tolerance_seconds=settings.future_tolerance_seconds,
+            )  # fmt: skip
+        except (ConsoleError, OSError) as exc:
+            raise SystemExit(str(exc)) from exc
+    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if args.json else describe(report))
+    if report.outcome == "rejected":
+        raise SystemExit(1)
+
+
+def cmd_connectors(settings: Settings, args: argparse.Namespace) -> None:
+    """Run the polling connectors (configured through /api/v1/admin/connectors)."""
+    from ingest.connector.runner import run_process
+
+    with database(settings) as url:
+        prepare_database(url)
+        results = run_process(url, once=args.once, connector_id=args.connector,
+                              future_tolerance_seconds=settings.future_tolerance_seconds)  # fmt: skip
+    if args.once and any(r.error for r in results):
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -255,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("id")
     src.add_argument("--name")
     src.add_argument("--key", help="use this key instead of a random one")
-    src.add_argument("--stream", action="append", choices=["dossier"], help="streams it may write (default: all)")
+    src.add_argument("--stream", action="append", choices=list(STREAMS), help="streams it may write (default: dossier)")
     _add_scope_arguments(src, narrowing=False)
     src.set_defaults(fn=cmd_source)
     usr = sub.add_parser("user", help="create or list accounts")
@@ -270,6 +325,17 @@ def build_parser() -> argparse.ArgumentParser:
     dsp.add_argument("screen_name")
     _add_scope_arguments(dsp)
     dsp.set_defaults(fn=cmd_display)
+    imp = sub.add_parser("import", help="import a CSV/XLSX report file into a stream (all rows or none)")
+    imp.add_argument("stream", choices=["payout", "id_issuance"])
+    imp.add_argument("file", help="the .csv or .xlsx file")
+    imp.add_argument("--source", metavar="ID", help="write as this registered source (default: file-import)")
+    imp.add_argument("--mapping", metavar="FILE", help="column mapping overrides (JSON or YAML)")
+    imp.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    imp.set_defaults(fn=cmd_import)
+    con = sub.add_parser("connectors", help="run the polling connectors to sources' REST APIs")
+    con.add_argument("--once", action="store_true", help="bring every enabled connector up to date, then exit")
+    con.add_argument("--connector", metavar="ID", help="only this connector")
+    con.set_defaults(fn=cmd_connectors)
     return parser
 
 

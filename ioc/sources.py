@@ -18,7 +18,7 @@ from ioc.auth.credentials import digest, new_credential
 from ioc.auth.scope import Scope
 from ioc.db.pool import Conn
 
-STREAMS = ("dossier",)  # the payout and ID-issuance streams join this list with their ingest routes
+STREAMS = ("dossier", "payout", "id_issuance")
 
 SOURCE_COLUMNS = "s.id, s.name, s.streams, s.scope, s.created_at, s.revoked_at"
 SELECT_SOURCE_BY_KEY = f"""

@@ -4,7 +4,13 @@
 
   const F = window.IocFormat;
   const S = window.IocSession;
+  const I = window.IocIndicators;
+  const H = window.IocHeadline;
   const IDENTITY_RETRY_MS = 5000;
+  // Indicator values are polled: every 30 s, and soon after the live feed reports a change
+  // (at most every few seconds however busy the feed is).
+  const INDICATORS_EVERY_MS = 30000;
+  const INDICATORS_AFTER_CHANGE_MS = 5000;
   const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
   const STATE_RANK = { firing: 0, pending: 1, resolved: 2 };
   const STATE_LABEL = { firing: "Đang cảnh báo", pending: "Chờ xác nhận", resolved: "Đã hết" };
@@ -23,6 +29,17 @@
     generatedAt: null,
     connection: "connecting", // "connecting" | "open" | "closed"
     hasSnapshot: false,
+    headline: {}, // stream -> the live feed's headline numbers for this scope (ioc/live/headline.py)
+    // The map's colouring: the live on-time rate, or any indicator of GET /api/v1/indicators/current.
+    selected: I.LIVE_ON_TIME,
+    indicators: {
+      status: "loading", // "loading" | "ok" | "absent" (no indicators API) | "error"
+      message: null,
+      definitions: {}, // code -> definition (name_vi, unit, better, stream, target, ...)
+      order: [], // codes, in the API's order
+      values: {}, // province code -> {indicator code -> value | null}
+      generatedAt: null,
+    },
   };
 
   const dashboard = {
@@ -32,6 +49,16 @@
     ready: false,
     renderedProvinceCodes() {
       return provinceMap ? provinceMap.renderedProvinceCodes() : [];
+    },
+    // province code -> [r, g, b, a] as the drawn provinces layer colours it (tests read this).
+    provinceFills() {
+      return provinceMap ? provinceMap.provinceFills() : {};
+    },
+    selectIndicator(code) {
+      selectIndicator(code);
+    },
+    refreshIndicators() {
+      return refreshIndicators();
     },
   };
   window.iocDashboard = dashboard;
@@ -61,6 +88,7 @@
     state.freshness = data.freshness;
     state.window = data.window;
     state.generatedAt = data.generated_at;
+    state.headline = Object.assign({}, data.headline || {});
     state.hasSnapshot = true;
     scheduleRender();
   }
@@ -72,8 +100,10 @@
       else if (kind === "commune") setOrDelete(state.communes, id, value);
       else if (kind === "alert") setOrDelete(state.alerts, id, value);
       else if (kind === "freshness") state.freshness = value;
+      else if (kind === "headline") state.headline = Object.assign({}, state.headline, { [id]: value });
       // Any other key is from a newer server: ignored, the rest of the delta still applies.
     }
+    indicatorsChanged();
     scheduleRender();
   }
 
@@ -144,7 +174,10 @@
 
   function render() {
     const provinces = Object.values(state.provinces);
-    renderTotals(nationalTotals(provinces));
+    const totals = nationalTotals(provinces);
+    renderTotals(totals);
+    H.render(state.headline, state.hasSnapshot ? totals : null, state.window ? windowLabel(state.window) : "");
+    renderLegend();
     renderAlerts(Object.values(state.alerts), new Date());
     renderProvinceTable(provinces);
     renderIdentity();
@@ -315,7 +348,6 @@
     }
     if (answer.status === "ok") {
       state.identity = answer.me;
-      renderLegend();
       scheduleRender();
     }
     return true;
@@ -326,17 +358,194 @@
     scheduleRender();
   }
 
+  // ---- the indicator the map is coloured by --------------------------------------------------
+
+  function selectedDefinition() {
+    return state.selected === I.LIVE_ON_TIME ? null : state.indicators.definitions[state.selected] || null;
+  }
+
+  function scopeIsNational() {
+    return !state.identity || !state.identity.scope || state.identity.scope.national;
+  }
+
+  // The colour scale of the selected API indicator over the provinces the answer holds.
+  let scaleCache = { key: null, scale: null };
+  function currentScale() {
+    const definition = selectedDefinition();
+    if (!definition) return null;
+    const key = state.selected + "@" + state.indicators.generatedAt;
+    if (scaleCache.key !== key) {
+      const values = Object.values(state.indicators.values).map((v) => v[state.selected]);
+      scaleCache = { key, scale: I.scaleFor(definition, values) };
+    }
+    return scaleCache.scale;
+  }
+
+  function indicatorValue(code) {
+    const row = state.indicators.values[code];
+    return row ? row[state.selected] : undefined;
+  }
+
+  function fillFor(code) {
+    if (state.selected === I.LIVE_ON_TIME) {
+      const province = state.provinces[code];
+      if (!province && !inScope(code)) return F.OUT_OF_SCOPE.colour;
+      return F.band(province ? province.on_time_rate : null).colour;
+    }
+    const value = indicatorValue(code);
+    if (value === undefined && !inScope(code)) return F.OUT_OF_SCOPE.colour;
+    const colour = currentScale().colourOf(value);
+    return colour || F.NO_DATA.colour;
+  }
+
+  function tooltipRows(code) {
+    const definition = selectedDefinition();
+    if (!definition) return [];
+    return [[definition.name_vi, I.formatValue(definition.unit, indicatorValue(code))]];
+  }
+
+  function legendItem(colour, label) {
+    const li = el("li");
+    const swatch = el("span", "swatch");
+    swatch.style.background = F.cssColour(colour);
+    li.appendChild(swatch);
+    li.appendChild(document.createTextNode(label));
+    return li;
+  }
+
   function renderLegend() {
-    const national = !state.identity || !state.identity.scope || state.identity.scope.national;
-    const items = F.BANDS.concat(national ? [F.NO_DATA] : [F.NO_DATA, F.OUT_OF_SCOPE]).map((b) => {
-      const li = el("li");
-      const swatch = el("span", "swatch");
-      swatch.style.background = F.cssColour(b.colour);
-      li.appendChild(swatch);
-      li.appendChild(document.createTextNode(b.label));
-      return li;
+    const extra = scopeIsNational() ? [F.NO_DATA] : [F.NO_DATA, F.OUT_OF_SCOPE];
+    const definition = selectedDefinition();
+    let title;
+    let classes;
+    let direction;
+    let target = "";
+    if (definition) {
+      title = definition.name_vi;
+      classes = currentScale().classes.map((c) => ({ colour: c.colour, label: c.label }));
+      direction = I.directionText(definition.better);
+      if (definition.target !== null && definition.target !== undefined) {
+        target = "Mục tiêu: " + I.formatValue(definition.unit, definition.target);
+      }
+    } else {
+      title = "Tỉ lệ giải quyết đúng hạn";
+      classes = F.BANDS;
+      direction = I.directionText("higher");
+    }
+    $("legend-title").textContent = title;
+    $("legend-direction").textContent = direction;
+    $("legend-target").textContent = target;
+    $("legend-target").hidden = !target;
+    $("legend-items").replaceChildren(...classes.concat(extra).map((b) => legendItem(b.colour, b.label)));
+    const status = $("legend-status");
+    const note = indicatorStatusNote();
+    status.textContent = note || "";
+    status.hidden = !note;
+    const map = $("map");
+    map.dataset.indicator = state.selected;
+    map.dataset.indicatorStatus = state.indicators.status;
+    $("legend").dataset.indicator = state.selected;
+  }
+
+  function indicatorStatusNote() {
+    const ind = state.indicators;
+    if (ind.status === "absent") return "Chưa có dữ liệu chỉ số: máy chủ chưa cung cấp chỉ số.";
+    if (ind.status === "error") return "Không tải được chỉ số (" + ind.message + "). Đang thử lại…";
+    if (ind.status === "loading") return "Đang tải các chỉ số…";
+    const definition = selectedDefinition();
+    if (definition && currentScale().classes.length === 0) return "Chỉ số này chưa có dữ liệu.";
+    return null;
+  }
+
+  // The options: the live on-time rate first, then every indicator of the API by stream.
+  function renderSelector() {
+    const select = $("indicator-select");
+    const options = [];
+    const live = el("option", null, "Tỉ lệ giải quyết đúng hạn (trực tiếp)");
+    live.value = I.LIVE_ON_TIME;
+    options.push(live);
+    const byStream = {};
+    for (const code of state.indicators.order) {
+      const d = state.indicators.definitions[code];
+      (byStream[d.stream] = byStream[d.stream] || []).push(d);
+    }
+    for (const [stream, definitions] of Object.entries(byStream)) {
+      const group = el("optgroup");
+      group.label = I.STREAM_LABEL[stream] || stream;
+      for (const d of definitions) {
+        const option = el("option", null, d.name_vi);
+        option.value = d.code;
+        option.title = d.name_en;
+        group.appendChild(option);
+      }
+      options.push(group);
+    }
+    select.replaceChildren(...options);
+    // A selection the server no longer offers falls back to the live on-time rate.
+    if (state.selected !== I.LIVE_ON_TIME && !state.indicators.definitions[state.selected]) {
+      state.selected = I.LIVE_ON_TIME;
+    }
+    select.value = state.selected;
+  }
+
+  function selectIndicator(code) {
+    const before = state.selected;
+    state.selected = code === I.LIVE_ON_TIME || state.indicators.definitions[code] ? code : I.LIVE_ON_TIME;
+    // Values may be up to 30 s old when nobody was looking at them: read them again now.
+    if (state.selected !== before && state.selected !== I.LIVE_ON_TIME) refreshIndicators();
+    $("indicator-select").value = state.selected;
+    renderLegend();
+    if (provinceMap) provinceMap.refresh();
+  }
+
+  let indicatorFetch = null;
+  let lastIndicatorFetch = 0;
+  let changeTimer = null;
+
+  // One request at a time; the answer replaces the values, the definitions and the options.
+  function refreshIndicators() {
+    if (indicatorFetch) return indicatorFetch;
+    lastIndicatorFetch = Date.now();
+    indicatorFetch = I.fetchCurrent().then((answer) => {
+      const ind = state.indicators;
+      if (answer.status === "ok") {
+        const definitions = {};
+        for (const d of answer.data.indicators) definitions[d.code] = d;
+        const changedOptions = Object.keys(definitions).join() !== ind.order.join() || ind.status !== "ok";
+        ind.definitions = definitions;
+        ind.order = answer.data.indicators.map((d) => d.code);
+        ind.values = I.valuesByLocality(answer.data);
+        ind.generatedAt = answer.data.generated_at || String(Date.now());
+        ind.status = "ok";
+        ind.message = null;
+        if (changedOptions) renderSelector();
+      } else {
+        ind.status = answer.status;
+        ind.message = answer.message || null;
+        if (answer.status === "absent") {
+          ind.definitions = {};
+          ind.order = [];
+          ind.values = {};
+          renderSelector();
+        }
+      }
+      renderLegend();
+      if (provinceMap) provinceMap.refresh();
+    }).finally(() => {
+      indicatorFetch = null;
     });
-    $("legend-items").replaceChildren(...items);
+    return indicatorFetch;
+  }
+
+  // The live feed moved: re-read the values soon, at most every INDICATORS_AFTER_CHANGE_MS, when the
+  // map shows an indicator of the API (the live on-time rate is already in the feed itself).
+  function indicatorsChanged() {
+    if (changeTimer || state.selected === I.LIVE_ON_TIME) return;
+    const wait = Math.max(0, lastIndicatorFetch + INDICATORS_AFTER_CHANGE_MS - Date.now());
+    changeTimer = setTimeout(() => {
+      changeTimer = null;
+      refreshIndicators();
+    }, wait);
   }
 
   function tick() {
@@ -366,8 +575,13 @@
     const me = await identify();
     if (!me) return;
     state.identity = me;
+    renderSelector();
     renderLegend();
     renderIdentity();
+    H.render(null, null, "");
+    $("indicator-select").addEventListener("change", (event) => selectIndicator(event.target.value));
+    refreshIndicators();
+    setInterval(refreshIndicators, INDICATORS_EVERY_MS);
 
     let snapshots = 0;
     const live = new IocLive.LiveConnection({
@@ -400,6 +614,8 @@
     renderIdentity();
     provinceMap = new IocMap.ProvinceMap($("map"), spec, () => state.provinces, {
       inScope: (code) => inScope(code),
+      fillFor: (code) => fillFor(code),
+      tooltipRows: (code) => tooltipRows(code),
       onShapesLoaded: () => scheduleRender(),
       // ready means the first snapshot's colours have reached the canvas, not just the DOM.
       onAfterRender: () => {

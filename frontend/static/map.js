@@ -27,11 +27,16 @@
     })[c]);
   }
 
-  function tooltipHtml(feature, province, inScope) {
+  // extraRows: [label, text] pairs the page adds on top (the indicator the map is coloured by).
+  function tooltipHtml(feature, province, inScope, extraRows) {
     const props = feature.properties;
     const name = province ? province.name : props.name;
+    const extra = (extraRows || []).map(([k, v]) => "<tr><td>" + escapeHtml(k) + "</td><td>" + escapeHtml(v) +
+      "</td></tr>").join("");
     if (!province) {
-      return "<b>" + escapeHtml(name) + "</b><br>" + (inScope ? "Chưa có số liệu" : "Ngoài phạm vi được giao");
+      const note = inScope ? "Chưa có số liệu hồ sơ" : "Ngoài phạm vi được giao";
+      return "<b>" + escapeHtml(name) + "</b>" + (extra && inScope ? "<table>" + extra + "</table>" : "") +
+        "<br>" + note;
     }
     const rows = [
       ["Đúng hạn", F.percent(province.on_time_rate)],
@@ -42,7 +47,7 @@
       ["Đã giải quyết", F.integer(province.resolved)],
       ["Trễ hạn chưa xin lỗi", F.integer(province.late_without_apology)],
     ];
-    return "<b>" + escapeHtml(name) + "</b><table>" +
+    return "<b>" + escapeHtml(name) + "</b><table>" + extra +
       rows.map(([k, v]) => "<tr><td>" + k + "</td><td>" + escapeHtml(v) + "</td></tr>").join("") +
       "</table>";
   }
@@ -54,7 +59,9 @@
   }
 
   class ProvinceMap {
-    // callbacks: onShapesLoaded(), onAfterRender(), inScope(code) (optional; default: all)
+    // callbacks: onShapesLoaded(), onAfterRender(), inScope(code) (optional; default: all),
+    //   fillFor(code) -> [r, g, b] (optional; default: the live on-time bands),
+    //   tooltipRows(code) -> [[label, text]] (optional)
     constructor(container, spec, provincesByCode, callbacks) {
       const props = jsonConverter().convert(spec);
       this.container = container;
@@ -64,6 +71,7 @@
       this.labelRows = this._layer(PROVINCE_LABELS).props.data;
       this.labelSize = this._layer(PROVINCE_LABELS).props.getSize;
       this.shapesLoaded = false;
+      this.features = null;
       this.callbacks = callbacks;
       this.viewState = this._fittedView() || props.initialViewState;
       this.labelZoom = null;
@@ -83,7 +91,8 @@
           if (!object || !layer || layer.id !== PROVINCES) return null;
           return {
             html: tooltipHtml(object, this.provincesByCode()[object.properties.code],
-              this._inScope(object.properties.code)),
+              this._inScope(object.properties.code),
+              callbacks.tooltipRows ? callbacks.tooltipRows(object.properties.code) : []),
             className: "map-tooltip",
           };
         },
@@ -117,6 +126,7 @@
     }
 
     _fillColour(code) {
+      if (this.callbacks.fillFor) return this.callbacks.fillFor(code).concat(FILL_ALPHA);
       const province = this.provincesByCode()[code];
       if (!province && !this._inScope(code)) return F.OUT_OF_SCOPE.colour.concat(FILL_ALPHA);
       return F.band(province ? province.on_time_rate : null).colour.concat(FILL_ALPHA);
@@ -164,7 +174,8 @@
           return layer.clone({
             getFillColor: (feature) => this._fillColour(feature.properties.code),
             updateTriggers: { getFillColor: version },
-            onDataLoad: () => {
+            onDataLoad: (data) => {
+              this.features = (data && data.features) || [];
               this.shapesLoaded = true;
               this.callbacks.onShapesLoaded();
             },
@@ -180,6 +191,16 @@
     refresh() {
       this.version += 1;
       this.deck.setProps({ layers: this._layers() });
+    }
+
+    // code -> [r, g, b, a] as the provinces layer deck.gl holds now colours each loaded shape:
+    // the accessor of the layer instance being drawn, applied to the data it was given.
+    provinceFills() {
+      const layer = this.deck.props.layers.find((l) => l.id === PROVINCES);
+      const fills = {};
+      if (!layer || !this.features) return fills;
+      for (const feature of this.features) fills[feature.properties.code] = layer.props.getFillColor(feature);
+      return fills;
     }
 
     // Distinct province codes that are actually drawn: pick every province pixel of the canvas.

@@ -11,17 +11,20 @@ import base64
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from ingest.simulator.generator import DossierSimulator, Event, SimulatorSettings
+from ingest.simulator.id_issuance import IdSimulatorSettings, run_id_issuance
+from ingest.simulator.payout import PayoutSimulator, PayoutSimulatorSettings
 
 log = logging.getLogger(__name__)
 
 INGEST_PATH = "/api/v1/ingest/dossier-events"
+PAYOUT_PATH = "/api/v1/ingest/payout-records"
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_BACKOFF_SECONDS = 30.0
 
@@ -68,11 +71,15 @@ async def run_simulator(
     log_every_seconds: float = 10.0,
     settings: SimulatorSettings | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    payout: PayoutSimulatorSettings | None = None,
+    id_issuance: IdSimulatorSettings | None = None,
 ) -> SimulatorTotals:
     """Generate and post events until `duration` real seconds pass or `stop` is set.
 
     `rate_per_second` is new dossiers per real second (each yields about three events over its
     life). `settings`, when given, overrides the seed / rate / scale / backfill arguments.
+    `payout`, when given, also posts payout-cycle reports, beside the dossiers, with the same key;
+    `id_issuance` likewise posts the daily ID-issuance reports.
     """
     stop = stop or asyncio.Event()
     started_at = datetime.now(UTC)
@@ -89,6 +96,14 @@ async def run_simulator(
     began = last_tick = last_log = time.monotonic()
 
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30.0, transport=transport) as client:
+        payout_task = None
+        if payout is not None:
+            payouts = PayoutSimulator(replace(payout, run_tag=payout.run_tag or settings.run_tag), started_at)
+            payout_task = asyncio.create_task(_post_payouts(client, payouts, stop, tick_seconds, batch_size))
+        id_task = None
+        if id_issuance is not None:
+            id_settings = replace(id_issuance, run_tag=id_issuance.run_tag or settings.run_tag)
+            id_task = asyncio.create_task(run_id_issuance(client, id_settings, stop, batch_size=batch_size))
         while not stop.is_set():
             tick = time.monotonic()
             if duration is not None and tick - began >= duration:
@@ -103,18 +118,49 @@ async def run_simulator(
                 last_log = time.monotonic()
                 _log_totals(totals, simulator)
             await _sleep_unless_stopped(stop, tick + tick_seconds - time.monotonic())
+        for task in (payout_task, id_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     _log_totals(totals, simulator)
     return totals
 
 
+async def _post_payouts(
+    client: httpx.AsyncClient, simulator: PayoutSimulator, stop: asyncio.Event, tick_seconds: float, batch_size: int
+) -> None:
+    """The payout stream's reports, until cancelled; a key without that stream ends only this task."""
+    totals = SimulatorTotals()
+    last_tick = time.monotonic()
+    try:
+        while not stop.is_set():
+            tick = time.monotonic()
+            items = simulator.advance(tick - last_tick, datetime.now(UTC))
+            last_tick = tick
+            for start in range(0, len(items), batch_size):
+                if not await _post_with_retry(client, items[start : start + batch_size], totals, stop, PAYOUT_PATH):
+                    return
+            await _sleep_unless_stopped(stop, tick + tick_seconds - time.monotonic())
+    except SimulatorAuthError as exc:
+        log.warning("payout simulator stopped: %s", exc)
+    finally:
+        log.info("payout simulator: %d reports — accepted %d, duplicate %d, rejected %d",
+                 totals.events, totals.accepted, totals.duplicate, totals.rejected)  # fmt: skip
+
+
 async def _post_with_retry(
-    client: httpx.AsyncClient, batch: list[Event], totals: SimulatorTotals, stop: asyncio.Event
+    client: httpx.AsyncClient,
+    batch: list[Event],
+    totals: SimulatorTotals,
+    stop: asyncio.Event,
+    path: str = INGEST_PATH,
 ) -> bool:
     """Post one batch; retry transport errors and 5xx with backoff. False when stopped."""
     backoff = 0.5
     while not stop.is_set():
         try:
-            response = await client.post(INGEST_PATH, json=batch)
+            response = await client.post(path, json=batch)
         except httpx.TransportError as exc:
             log.warning("ingest API unreachable (%s); retrying in %.1f s", exc, backoff)
         else:

@@ -19,6 +19,7 @@ from ioc.auth.oidc import OidcConfig, OidcVerifier
 from ioc.settings import Settings
 
 INGEST_PREFIX = "/api/v1/ingest/"
+IMPORTS_PREFIX = "/api/v1/imports"  # department report files, as large as an ingest batch
 
 
 def oidc_verifier(settings: Settings) -> OidcVerifier | None:
@@ -120,6 +121,6 @@ def secure_app(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-API-Key"],
         )  # fmt: skip
-    app.add_middleware(BodySizeLimitMiddleware, default_limit=settings.max_request_bytes,
-                       limits={INGEST_PREFIX: settings.max_body_bytes})  # fmt: skip
+    large = {prefix: settings.max_body_bytes for prefix in (INGEST_PREFIX, IMPORTS_PREFIX)}
+    app.add_middleware(BodySizeLimitMiddleware, default_limit=settings.max_request_bytes, limits=large)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)

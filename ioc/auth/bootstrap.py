@@ -10,6 +10,7 @@ import asyncio
 import getpass
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -71,6 +72,23 @@ def create_display(url: str, screen_name: str, scope: Scope) -> str:
                 action="display.create",
                 target=f"display:{display.id}",
                 details={"screen_name": screen_name},
+            )
+            await conn.commit()
+            return token
+
+    return asyncio.run(run())
+
+
+def access_token_for(url: str, username: str, minutes: float = 60.0) -> str:
+    """A short-lived access token for an existing account (the demo sets its simulated targets with it)."""
+
+    async def run() -> str:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            found = await accounts.user_by_name(conn, username)
+            if found is None:
+                raise accounts.AccountError(f"no account {username!r}")
+            token = await accounts.issue_token(
+                conn, found[0].id, "access", timedelta(minutes=minutes), datetime.now(UTC)
             )
             await conn.commit()
             return token

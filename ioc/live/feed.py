@@ -4,6 +4,8 @@ Writers `pg_notify('ioc_live', …)` in their transaction with ids only (provinc
 ids). One LISTEN connection per API process collects them; a refresher re-reads just those rows
 a few times per second and publishes the ones whose content changed. Overdue counts also change
 by the clock alone (a deadline passes with no event), so every province is re-read periodically.
+The payout and ID-issuance writers notify too (stream and provinces): those change only the
+headline entries of the views touching those provinces (ioc/live/headline.py).
 
 Clients see the feed through views, one per distinct scope with a subscriber (ioc/live/view.py):
 each has its own hub and reads only what its scope allows. A view outlives its last subscriber
@@ -32,6 +34,7 @@ from ioc.auth.scope import Scope
 from ioc.db.pool import Conn
 from ioc.live.alerts import ALERT_COLUMNS, SELECT_ALERTS_BY_ID, alert_row_to_dict
 from ioc.live.channel import LIVE_CHANNEL
+from ioc.live.headline import HEADLINE_STREAMS
 from ioc.live.hub import HubMetrics, LiveHub, Subscription
 from ioc.live.view import Reading, ScopeView, provinces_touched
 from ioc.localities.catalogue import LocalityCatalogue
@@ -72,6 +75,8 @@ class LiveFeed:
         self._hub_metrics = metrics.hub_metrics()
         self._dirty_provinces: set[str] = set()
         self._dirty_alerts: set[int] = set()
+        # Payout and ID-issuance writers name the provinces they touched: only headlines change.
+        self._dirty_streams: dict[str, set[str]] = {}
         self._everything_dirty = True
         self._wake = asyncio.Event()
         self._views: dict[str, ScopeView] = {}
@@ -175,6 +180,8 @@ class LiveFeed:
             self._dirty_provinces.update(message.get("provinces", []))
         elif stream == "alert":
             self._dirty_alerts.update(int(i) for i in message.get("ids", []))
+        elif stream in HEADLINE_STREAMS:
+            self._dirty_streams.setdefault(str(stream), set()).update(message.get("provinces", []))
         self._wake.set()
 
     async def listen(self) -> None:
@@ -219,24 +226,33 @@ class LiveFeed:
 
         Returns how many (view, key) changes were published.
         """
-        dirty = None if self._everything_dirty else set(self._dirty_provinces)
+        everything = self._everything_dirty
+        dirty = None if everything else set(self._dirty_provinces)
         alert_ids = sorted(self._dirty_alerts)
+        streams, self._dirty_streams = self._dirty_streams, {}
         self._everything_dirty = False
         self._dirty_provinces.clear()
         self._dirty_alerts.clear()
         views = list(self._views.values())
-        if not views or (dirty == set() and not alert_ids):
+        if not views or (dirty == set() and not alert_ids and not streams):
             return 0
         reading = self._reading()
         published = 0
         async with self._pool.connection() as conn:
-            if dirty is None or dirty:
-                for view in views:
-                    codes = view.provinces_to_refresh(dirty)
-                    if codes is None or codes:
-                        published += view.publish_rows(await view.read_localities(conn, reading, codes))
-                freshness = await dossier_freshness(conn, self._expected)
-                published += sum(view.publish_if_changed("freshness", freshness) for view in views)
+            # Everything a view publishes in one refresh is read before any of it is published:
+            # an await between two publishes lets the hub flush, splitting one change into two deltas.
+            freshness = await dossier_freshness(conn, self._expected) if dirty is None or dirty else None
+            for view in views:
+                rows: dict[str, Any] = {}
+                codes = view.provinces_to_refresh(dirty) if dirty is None or dirty else []
+                if codes is None or codes:
+                    rows |= await view.read_localities(conn, reading, codes)
+                headline_streams = view.headline_streams_to_refresh(everything, dirty, streams)
+                if headline_streams:
+                    rows |= await view.read_headline(conn, reading, headline_streams)
+                published += view.publish_rows(rows)
+                if freshness is not None:
+                    published += view.publish_if_changed("freshness", freshness)
             if alert_ids:
                 cur = await conn.execute(SELECT_ALERTS_BY_ID, [alert_ids])
                 for row in await cur.fetchall():

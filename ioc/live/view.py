@@ -9,7 +9,8 @@ What a view publishes:
   province:<code>  the provinces its scope touches, counted over in-scope dossiers only;
   commune:<code>   (scopes that are not national) its in-scope communes, counted the same way;
   alert:<id>       alerts its scope allows (see ioc/live/alerts.py for the missing sector);
-  freshness        the dossier feed's freshness, the same for everyone.
+  freshness        the dossier feed's freshness, the same for everyone;
+  headline:<stream> the headline numbers of each stream over its scope (ioc/live/headline.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ioc.live.alerts import (
     alert_in_scope,
     alert_row_to_dict,
 )
+from ioc.live.headline import HEADLINE_STREAMS, read_headline
 from ioc.live.hub import LiveHub
 from ioc.status import LocalityStatus, commune_status, dossier_freshness, province_status
 
@@ -109,14 +111,19 @@ class ScopeView:
             provinces = await self._province_rows(conn, reading, None)
             alerts = await self._recent_alerts(conn, reading.now)
             freshness = await dossier_freshness(conn, expected_every_seconds)
-            return self._snapshot(reading, provinces, alerts, freshness)
+            headline = await read_headline(conn, self.scope, reading.now)
+            return self._snapshot(reading, provinces, alerts, freshness, headline)
         codes = self.provinces_to_refresh(None)
         async with one_database_snapshot(conn):
             provinces = await self._province_rows(conn, reading, codes)
             communes = await self._commune_rows(conn, reading, codes or [])
             alerts = await self._recent_alerts(conn, reading.now)
             freshness = await dossier_freshness(conn, expected_every_seconds)
-        return {**self._snapshot(reading, provinces, alerts, freshness), "communes": [c.as_dict() for c in communes]}
+            headline = await read_headline(conn, self.scope, reading.now)
+        return {
+            **self._snapshot(reading, provinces, alerts, freshness, headline),
+            "communes": [c.as_dict() for c in communes],
+        }
 
     async def read_localities(self, conn: Conn, reading: Reading, codes: list[str] | None) -> dict[str, Any]:
         """The current rows (key → payload) of the given provinces and their in-scope communes."""
@@ -131,6 +138,20 @@ class ScopeView:
             **{f"province:{p.code}": p.as_dict() for p in provinces},
             **{f"commune:{c.code}": c.as_dict() for c in communes},
         }
+
+    def headline_streams_to_refresh(
+        self, everything: bool, dossier_provinces: Collection[str] | None, stream_provinces: dict[str, set[str]]
+    ) -> list[str]:
+        """The streams whose headline this view re-reads, given which provinces changed in each."""
+        if everything or dossier_provinces is None:
+            return list(HEADLINE_STREAMS)
+        changed = {"dossier": set(dossier_provinces), **stream_provinces}
+        return [stream for stream in HEADLINE_STREAMS if self.provinces_to_refresh(changed.get(stream, set()))]
+
+    async def read_headline(self, conn: Conn, reading: Reading, streams: list[str]) -> dict[str, Any]:
+        """``headline:<stream>`` → payload, for the given streams."""
+        rows = await read_headline(conn, self.scope, reading.now, streams)
+        return {f"headline:{stream}": payload for stream, payload in rows.items()}
 
     async def _province_rows(self, conn: Conn, reading: Reading, codes: list[str] | None) -> list[LocalityStatus]:
         rows = await province_status(conn, reading.now, reading.due_soon, reading.window, codes, scope=self.scope)
@@ -155,12 +176,18 @@ class ScopeView:
         return [a for a in alerts if alert_in_scope(self.scope, a)]
 
     def _snapshot(
-        self, reading: Reading, provinces: list[LocalityStatus], alerts: list[dict[str, Any]], freshness: dict[str, Any]
+        self,
+        reading: Reading,
+        provinces: list[LocalityStatus],
+        alerts: list[dict[str, Any]],
+        freshness: dict[str, Any],
+        headline: dict[str, Any],
     ) -> dict[str, Any]:
         return {
             "provinces": [p.as_dict() for p in provinces],
             "alerts": alerts,
             "freshness": freshness,
+            "headline": headline,
             "window": reading.window,
             "generated_at": reading.now.isoformat(),
         }

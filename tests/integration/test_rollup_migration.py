@@ -119,7 +119,7 @@ async def test_migration_009_rebuilds_the_rollup_the_writer_keeps(db_url: str, e
 
     # The same dossiers in a database at 008 with the rollup the old writer kept.
     migrated_up_to(empty_db, 8, tmp_path)
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(empty_db) as conn:
         columns = [str(r[0]) for r in conn.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = 'dossier'::regclass AND attnum > 0 "
             "AND NOT attisdropped ORDER BY attnum"

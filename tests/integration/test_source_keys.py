@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from ioc.auth.credentials import digest, new_credential
@@ -130,21 +129,17 @@ def test_revoked_source_gets_401_for_every_key(module_live_server: LiveServer) -
 
 
 def test_source_without_the_dossier_stream_gets_403(module_live_server: LiveServer) -> None:
-    """Only the `dossier` stream exists yet, so no API, CLI or `register_source` call can make such a
-    source (all three refuse other streams, checked first). A source of a future stream (payout) is
-    made by writing its row directly, as a later migration's source would look."""
+    """A payout-only source may not write dossier events; an unknown stream is refused at creation."""
     with module_live_server.client() as admin:
         refused = admin.post("/api/v1/admin/sources", json={
-            "id": f"payout-{next(_n)}", "name": "Chi trả", "streams": ["payout"], "scope": {"national": True},
+            "id": f"weather-{next(_n)}", "name": "Thời tiết", "streams": ["weather"], "scope": {"national": True},
         })  # fmt: skip
     assert refused.status_code == 422, refused.text
     with pytest.raises(SourceError):
-        register_source(module_live_server.db_url, f"payout-{next(_n)}", "Chi trả", streams=frozenset({"payout"}))
+        register_source(module_live_server.db_url, f"weather-{next(_n)}", "Thời tiết", streams=frozenset({"weather"}))
 
     source_id = f"payout-{next(_n)}"
-    key = register_source(module_live_server.db_url, source_id, "Hệ thống chi trả")
-    with psycopg.connect(module_live_server.db_url) as conn:
-        conn.execute("UPDATE source SET streams = '{payout}' WHERE id = %s", [source_id])
+    key = register_source(module_live_server.db_url, source_id, "Hệ thống chi trả", streams=frozenset({"payout"}))
     tag = f"payout-{next(_n)}"
     response = _push(module_live_server, key, tag)
     _refused(response, 403)

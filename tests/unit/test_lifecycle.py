@@ -489,3 +489,59 @@ def test_rollup_days_are_local_days(received_at: datetime, day: date) -> None:
 
 def test_contributions_of_nothing_is_empty() -> None:
     assert contributions(None) == {}
+
+
+# --------------------------------------------------------------------------- handler (cán bộ xử lý)
+
+
+def handled(kind: EventType, t: datetime, code: str | None, name: str | None = None) -> DossierEvent:
+    return replace(ev(kind, t), handler_code=code, handler_name=name)
+
+
+def test_the_receipt_names_the_first_handler() -> None:
+    state = folded(handled(RECEIVED, R, "CB-1", "Nguyễn Văn An"))
+    assert (state.handler_code, state.handler_name) == ("CB-1", "Nguyễn Văn An")
+    assert folded(ev(RECEIVED, R)).handler_code is None
+
+
+def test_the_latest_handler_named_while_open_is_kept() -> None:
+    state = folded(
+        handled(RECEIVED, R, "CB-1", "Nguyễn Văn An"),
+        ev(SUP_REQ, at(3, 10, 9)),  # names nobody: the handler stays
+        handled(SUP_GOT, at(3, 11, 9), "CB-2", "Trần Thị Bình"),
+        handled(RESOLVED, at(3, 16, 10), "CB-3", "Lê Văn Cường"),  # the closing event counts
+        handled(RETURNED, at(3, 17, 9), "CB-9", "Phạm Thị Dung"),  # after closing: not responsible
+        handled(APOLOGY, at(3, 17, 10), "CB-8", "Hoàng Văn Em"),
+    )
+    assert (state.outcome, state.handler_code, state.handler_name) == ("late", "CB-3", "Lê Văn Cường")
+
+
+def test_a_handler_named_by_code_only_keeps_the_name_known_for_that_code() -> None:
+    same = folded(handled(RECEIVED, R, "CB-1", "Nguyễn Văn An"), handled(SUP_REQ, at(3, 10, 9), "CB-1"))
+    assert (same.handler_code, same.handler_name) == ("CB-1", "Nguyễn Văn An")
+    other = folded(handled(RECEIVED, R, "CB-1", "Nguyễn Văn An"), handled(SUP_REQ, at(3, 10, 9), "CB-2"))
+    assert (other.handler_code, other.handler_name) == ("CB-2", None)
+    renamed = folded(
+        handled(RECEIVED, R, "CB-1", "Nguyen Van An"), handled(SUP_REQ, at(3, 10, 9), "CB-1", "Nguyễn Văn An")
+    )
+    assert renamed.handler_name == "Nguyễn Văn An"
+
+
+def test_handler_is_the_latest_by_occurred_at_whatever_the_arrival_order() -> None:
+    events = [
+        handled(RECEIVED, R, "CB-1"),
+        handled(SUP_REQ, at(3, 10, 9), "CB-2"),
+        handled(RESOLVED, at(3, 11, 9), "CB-3"),
+    ]
+    for permutation in itertools.permutations(events):
+        assert folded(*permutation).handler_code == "CB-3"
+    # Continuing from a stored state gives the same answer as the whole history.
+    start = folded(events[0])
+    assert fold(start, events[1:], calendar_for, procedure_of) == folded(*events)
+
+
+def test_a_handler_change_alone_does_not_move_the_rollup() -> None:
+    before = folded(handled(RECEIVED, R, "CB-1"))
+    after = folded(handled(RECEIVED, R, "CB-1"), handled(SUP_REQ, at(3, 10, 9), "CB-2"))
+    assert (before.handler_code, after.handler_code) == ("CB-1", "CB-2")
+    assert rollup_delta([(before, after)]) == {}

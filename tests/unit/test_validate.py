@@ -101,3 +101,37 @@ def test_malformed_events_are_refused_with_a_reason(raw: Any, reason: str, names
         validate_event(raw)
     assert refused.value.reason == reason
     assert names in str(refused.value)
+
+
+# --------------------------------------------------------------------------- handler (cán bộ xử lý)
+
+
+def test_the_handling_official_is_optional_and_read_when_given() -> None:
+    assert validate_event(GOOD).handler is None
+    assert validate_event(with_(handler=None)).handler is None
+    item = validate_event(with_(handler={"code": " CB-012 ", "name": "Nguyễn Thị Lan"}))
+    assert item.handler is not None
+    assert (item.handler.code, item.handler.name) == ("CB-012", "Nguyễn Thị Lan")
+    named_by_code = validate_event(with_(handler={"code": "CB-012"})).handler
+    assert named_by_code is not None and named_by_code.name is None
+
+
+@pytest.mark.parametrize(
+    ("handler", "names"),
+    [
+        ("CB-012", "handler: must be an object"),
+        (["CB-012"], "handler: must be an object"),
+        ({"name": "Nguyễn Thị Lan"}, "handler.code"),
+        ({"code": ""}, "handler.code"),
+        ({"code": 12}, "handler.code"),
+        ({"code": "x" * 129}, "handler.code"),
+        ({"code": "CB-012", "name": "x" * 301}, "handler.name"),
+        ({"code": "CB-012", "name": 7}, "handler.name"),
+        ({"code": "CB-012", "title": "Chuyên viên"}, "handler.title"),
+    ],
+)
+def test_a_malformed_handler_is_refused_and_named(handler: Any, names: str) -> None:
+    with pytest.raises(InvalidItem) as refused:
+        validate_event(with_(handler=handler))
+    assert refused.value.reason == "invalid_field"
+    assert names in str(refused.value)

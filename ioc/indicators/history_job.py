@@ -1,0 +1,358 @@
+"""The periodic job behind indicator history: hourly and coarse daily dossier rollups, and stock
+snapshots (migrations/012_indicator_history.sql).
+
+Flows, incrementally by a watermark: the dossiers whose state changed since the last run
+(`dossier.updated_at`, less an overlap so that a transaction that started earlier but committed
+later is still seen) are compared with what the rollups hold for them (`dossier_hour_ledger`);
+the difference — old contributions out, new ones in — is applied to the hourly, commune-daily and
+province-daily rollups (plain PostgreSQL: upserts; TimescaleDB: appended to a hypertable whose
+continuous aggregates the job then refreshes over the touched range). Re-reading the overlap is
+harmless: a dossier whose contributions did not change yields no difference. The contributions
+are those of ingest/lifecycle.py `contributions`, at hour rather than day grain.
+
+Stocks: each run snapshots the open-overdue and late-without-apology counts per commune, agency
+and sector, replacing the rows of the current hour and of the current local day.
+
+Lag: history lags the dossier state by the job interval (a minute by default) plus one run.
+Transactions open longer than `OVERLAP` when the job runs could be missed: ingest transactions
+last well under a second. Runs are serialised by an advisory lock (so the upserts need no lock
+order), and several processes may schedule the job. All SQL here is set-based; a first run over
+existing data is a backfill, done in chunks of `CHUNK_ROWS` dossiers per transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from ioc.db.pool import Conn
+from ioc.indicators.buckets import LOCAL_TZ
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "dossier_history"
+LOCK_KEY = 7_311_042_012
+OVERLAP = timedelta(minutes=5)
+CHUNK_ROWS = 500_000
+HOURLY_RETENTION = timedelta(days=93)  # hour buckets reach this far back; day buckets and up, as far as events
+INTERVAL_SECONDS = 60
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+COUNTS = ("received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late")
+_CAGGS = ("dossier_hourly", "dossier_daily_commune", "dossier_daily_province")
+
+# Room to hash-aggregate a chunk's differences in memory rather than sort them on disk.
+WORK_MEM = "SET LOCAL work_mem = '128MB'"
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
+SELECT_MODE = "SELECT ioc_storage_mode()"
+SELECT_WATERMARK = "SELECT watermark FROM indicator_job_state WHERE name = %s"
+# The upper end of this run's chunk: the updated_at of the CHUNK_ROWS-th dossier after `since`
+# (every row sharing that instant is taken too), or the newest one.
+SELECT_CHUNK_END = """
+SELECT coalesce(
+    (SELECT updated_at FROM dossier WHERE updated_at > %(since)s ORDER BY updated_at OFFSET %(rows)s LIMIT 1),
+    (SELECT max(updated_at) FROM dossier WHERE updated_at > %(since)s))
+"""
+# The dossiers changed in (since − overlap, upto] whose contributions differ from the ledger's,
+# with their old contributions (NULL for a dossier new to the rollups).
+STAGE_CHANGED = """
+CREATE TEMP TABLE history_changed ON COMMIT DROP AS
+SELECT c.*, l.province_code AS old_province, l.commune_code AS old_commune, l.agency_code AS old_agency,
+       l.sector AS old_sector, l.received_hour AS old_received_hour, l.online AS old_online,
+       l.resolved_hour AS old_resolved_hour, l.outcome AS old_outcome
+FROM (
+    SELECT d.code, d.province_code, coalesce(d.commune_code, '') AS commune_code,
+           coalesce(d.agency_code, '') AS agency_code, d.sector,
+           date_trunc('hour', d.received_at) AS received_hour, d.channel = 'online' AS online,
+           CASE WHEN d.resolved_at IS NOT NULL AND d.outcome IS NOT NULL
+                THEN date_trunc('hour', d.resolved_at) END AS resolved_hour,
+           CASE WHEN d.resolved_at IS NOT NULL THEN d.outcome END AS outcome
+    FROM dossier d
+    WHERE d.updated_at > %(since)s AND d.updated_at <= %(upto)s
+) c
+LEFT JOIN dossier_hour_ledger l ON l.code = c.code
+WHERE l.code IS NULL
+   OR (c.province_code, c.commune_code, c.agency_code, c.sector, c.received_hour, c.online, c.resolved_hour,
+       c.outcome)
+      IS DISTINCT FROM
+      (l.province_code, l.commune_code, l.agency_code, l.sector, l.received_hour, l.online, l.resolved_hour,
+       l.outcome)
+"""
+# New contributions in, old ones out, summed per hour and key; nothing left where they cancel.
+STAGE_DELTA = """
+CREATE TEMP TABLE history_delta ON COMMIT DROP AS
+SELECT province_code, hour_start, commune_code, agency_code, sector,
+       sum(received)::int AS received, sum(received_online)::int AS received_online,
+       sum(resolved)::int AS resolved, sum(resolved_early)::int AS resolved_early,
+       sum(resolved_on_time)::int AS resolved_on_time, sum(resolved_late)::int AS resolved_late
+FROM (
+    SELECT province_code, received_hour AS hour_start, commune_code, agency_code, sector,
+           1 AS received, online::int AS received_online, 0 AS resolved, 0 AS resolved_early,
+           0 AS resolved_on_time, 0 AS resolved_late
+    FROM history_changed
+    UNION ALL
+    SELECT province_code, resolved_hour, commune_code, agency_code, sector, 0, 0, 1,
+           (outcome = 'early')::int, (outcome = 'on_time')::int, (outcome = 'late')::int
+    FROM history_changed WHERE resolved_hour IS NOT NULL
+    UNION ALL
+    SELECT old_province, old_received_hour, old_commune, old_agency, old_sector, -1, -(old_online::int), 0, 0, 0, 0
+    FROM history_changed WHERE old_province IS NOT NULL
+    UNION ALL
+    SELECT old_province, old_resolved_hour, old_commune, old_agency, old_sector, 0, 0, -1,
+           -(old_outcome = 'early')::int, -(old_outcome = 'on_time')::int, -(old_outcome = 'late')::int
+    FROM history_changed WHERE old_province IS NOT NULL AND old_resolved_hour IS NOT NULL
+) parts
+GROUP BY province_code, hour_start, commune_code, agency_code, sector
+HAVING sum(received) <> 0 OR sum(received_online) <> 0 OR sum(resolved) <> 0 OR sum(resolved_early) <> 0
+    OR sum(resolved_on_time) <> 0 OR sum(resolved_late) <> 0
+"""
+_SET = ", ".join(f"{c} = {{t}}.{c} + EXCLUDED.{c}" for c in COUNTS)
+_SUMS = ", ".join(f"sum({c})" for c in COUNTS)
+_COLS = ", ".join(COUNTS)
+# Local day of an hour: hours are whole, and the zone has a fixed offset.
+_DAY = "((hour_start AT TIME ZONE 'Asia/Ho_Chi_Minh')::date::timestamp AT TIME ZONE 'Asia/Ho_Chi_Minh')"
+UPSERT_HOURLY = f"""
+INSERT INTO dossier_hourly (province_code, hour_start, commune_code, agency_code, sector, {_COLS})
+SELECT province_code, hour_start, commune_code, agency_code, sector, {_COLS}
+FROM history_delta WHERE hour_start >= %(hourly_from)s
+ON CONFLICT (province_code, hour_start, commune_code, agency_code, sector) DO UPDATE SET
+{_SET.format(t="dossier_hourly")}
+"""
+UPSERT_DAILY_COMMUNE = f"""
+INSERT INTO dossier_daily_commune (province_code, day_start, commune_code, {_COLS})
+SELECT province_code, {_DAY}, commune_code, {_SUMS}
+FROM history_delta GROUP BY 1, 2, 3
+ON CONFLICT (province_code, day_start, commune_code) DO UPDATE SET {_SET.format(t="dossier_daily_commune")}
+"""
+UPSERT_DAILY_PROVINCE = f"""
+INSERT INTO dossier_daily_province (province_code, day_start, {_COLS})
+SELECT province_code, {_DAY}, {_SUMS}
+FROM history_delta GROUP BY 1, 2
+ON CONFLICT (province_code, day_start) DO UPDATE SET {_SET.format(t="dossier_daily_province")}
+"""
+APPEND_DELTAS = f"""
+INSERT INTO dossier_flow_delta (at, province_code, commune_code, agency_code, sector, {_COLS})
+SELECT hour_start, province_code, commune_code, agency_code, sector, {_COLS} FROM history_delta
+"""
+SELECT_DELTA_RANGE = "SELECT min(hour_start), max(hour_start) FROM history_delta"
+UPSERT_LEDGER = """
+INSERT INTO dossier_hour_ledger (code, province_code, commune_code, agency_code, sector, received_hour, online,
+                                 resolved_hour, outcome)
+SELECT code, province_code, commune_code, agency_code, sector, received_hour, online, resolved_hour, outcome
+FROM history_changed
+ON CONFLICT (code) DO UPDATE SET
+    province_code = EXCLUDED.province_code, commune_code = EXCLUDED.commune_code,
+    agency_code = EXCLUDED.agency_code, sector = EXCLUDED.sector, received_hour = EXCLUDED.received_hour,
+    online = EXCLUDED.online, resolved_hour = EXCLUDED.resolved_hour, outcome = EXCLUDED.outcome
+"""
+SAVE_WATERMARK = """
+INSERT INTO indicator_job_state (name, watermark, last_run_at, last_rows) VALUES (%s, %s, %s, %s)
+ON CONFLICT (name) DO UPDATE SET watermark = EXCLUDED.watermark, last_run_at = EXCLUDED.last_run_at,
+                                 last_rows = EXCLUDED.last_rows
+"""
+REFRESH_CAGG = "CALL refresh_continuous_aggregate(%s, %s::timestamptz, %s::timestamptz)"
+
+# The stocks as status.py counts them (ioc/status.py `open` and `owing`), per commune, agency and
+# sector, read through the partial indexes on open and late dossiers.
+STAGE_STOCKS = """
+CREATE TEMP TABLE history_stocks ON COMMIT DROP AS
+SELECT province_code, commune_code, agency_code, sector,
+       sum(overdue)::int AS overdue, sum(owing)::int AS late_without_apology
+FROM (
+    SELECT province_code, coalesce(commune_code, '') AS commune_code, coalesce(agency_code, '') AS agency_code,
+           sector, 1 AS overdue, (apology_at IS NULL)::int AS owing
+    FROM dossier WHERE closed_at IS NULL AND due_at < %(now)s
+    UNION ALL
+    SELECT province_code, coalesce(commune_code, ''), coalesce(agency_code, ''), sector, 0, 1
+    FROM dossier WHERE apology_at IS NULL AND late_since IS NOT NULL
+) parts
+GROUP BY province_code, commune_code, agency_code, sector
+"""
+_PROVINCES = "province_code IN (SELECT code FROM locality WHERE level = 'province')"
+DELETE_STOCK_HOUR = f"DELETE FROM dossier_stock_hourly WHERE {_PROVINCES} AND hour_start = %(hour)s"
+DELETE_STOCK_DAY = f"DELETE FROM dossier_stock_daily WHERE {_PROVINCES} AND day_start = %(day)s"
+INSERT_STOCK_HOUR = """
+INSERT INTO dossier_stock_hourly (province_code, hour_start, commune_code, agency_code, sector, overdue,
+                                  late_without_apology, taken_at)
+SELECT province_code, %(hour)s, commune_code, agency_code, sector, overdue, late_without_apology, %(now)s
+FROM history_stocks
+"""
+INSERT_STOCK_DAY = """
+INSERT INTO dossier_stock_daily (province_code, day_start, commune_code, agency_code, sector, overdue,
+                                 late_without_apology, taken_at)
+SELECT province_code, %(day)s, commune_code, agency_code, sector, overdue, late_without_apology, %(now)s
+FROM history_stocks
+"""
+MARK_SNAPSHOT = """
+INSERT INTO dossier_stock_snapshot (grain, bucket_start, taken_at) VALUES (%s, %s, %s)
+ON CONFLICT (grain, bucket_start) DO UPDATE SET taken_at = EXCLUDED.taken_at
+"""
+PRUNE_HOURLY = "DELETE FROM dossier_hourly WHERE hour_start < %s"
+PRUNE_STOCK_HOURLY = f"DELETE FROM dossier_stock_hourly WHERE {_PROVINCES} AND hour_start < %s"
+PRUNE_SNAPSHOT_HOURS = "DELETE FROM dossier_stock_snapshot WHERE grain = 'hour' AND bucket_start < %s"
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    ran: bool  # False: another process holds the lock
+    dossiers: int = 0  # dossiers whose contributions changed
+    delta_rows: int = 0
+    watermark: datetime | None = None
+    chunks: int = 0
+
+
+def hour_of(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def local_day_start(t: datetime) -> datetime:
+    """Local midnight of t's local day, as an aware datetime (UTC+7 fixed)."""
+    local = t.astimezone(LOCAL_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def refresh_flows(conn: Conn, now: datetime, *, chunk_rows: int = CHUNK_ROWS) -> HistoryRun:
+    """Bring the flow rollups up to date with the dossier table; one transaction per chunk."""
+    await conn.commit()
+    autocommit = conn.autocommit
+    await conn.set_autocommit(True)  # each chunk its own transaction; refreshing aggregates needs none
+    try:
+        return await _refresh_chunks(conn, now, chunk_rows)
+    finally:
+        await conn.set_autocommit(autocommit)
+
+
+async def _refresh_chunks(conn: Conn, now: datetime, chunk_rows: int) -> HistoryRun:
+    mode_row = await (await conn.execute(SELECT_MODE)).fetchone()
+    timescale = mode_row is not None and mode_row[0] == "timescaledb"
+    total = delta_rows = chunks = 0
+    watermark: datetime | None = None
+    while True:
+        touched: tuple[datetime, datetime] | None = None
+        async with conn.transaction():
+            await conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            await conn.execute(WORK_MEM)
+            locked = await (await conn.execute(TRY_LOCK, [LOCK_KEY])).fetchone()
+            if not locked or not locked[0]:
+                return HistoryRun(False)
+            row = await (await conn.execute(SELECT_WATERMARK, [JOB_NAME])).fetchone()
+            since: datetime = row[0] if row else _EPOCH  # type: ignore[assignment]
+            watermark = since
+            end = await (await conn.execute(SELECT_CHUNK_END, {"since": since, "rows": chunk_rows})).fetchone()
+            upto: datetime | None = end[0] if end else None  # type: ignore[assignment]
+            if upto is None:
+                await conn.execute(SAVE_WATERMARK, [JOB_NAME, since, now, 0])
+                break
+            changed, deltas, touched = await _apply_chunk(conn, since - OVERLAP, upto, now, timescale)
+            await conn.execute(SAVE_WATERMARK, [JOB_NAME, upto, now, changed])
+            total, delta_rows, chunks, watermark = total + changed, delta_rows + deltas, chunks + 1, upto
+        if timescale and touched is not None:
+            await _refresh_aggregates(conn, *touched)
+        more = await (await conn.execute("SELECT EXISTS (SELECT 1 FROM dossier WHERE updated_at > %s)", [upto]))\
+            .fetchone()  # fmt: skip
+        if not more or not more[0]:
+            break
+    return HistoryRun(True, total, delta_rows, watermark, chunks)
+
+
+async def _apply_chunk(
+    conn: Conn, since: datetime, upto: datetime, now: datetime, timescale: bool
+) -> tuple[int, int, tuple[datetime, datetime] | None]:
+    await conn.execute(STAGE_CHANGED, {"since": since, "upto": upto})
+    changed = await _count(conn, "history_changed")
+    if not changed:
+        return 0, 0, None
+    await conn.execute(STAGE_DELTA)
+    deltas = await _count(conn, "history_delta")
+    touched: tuple[datetime, datetime] | None = None
+    if deltas:
+        if timescale:
+            await conn.execute(APPEND_DELTAS)
+            low_high = await (await conn.execute(SELECT_DELTA_RANGE)).fetchone()
+            if low_high is not None and low_high[0] is not None:
+                touched = (low_high[0], low_high[1])  # type: ignore[assignment]
+        else:
+            await conn.execute(UPSERT_HOURLY, {"hourly_from": hour_of(now - HOURLY_RETENTION)})
+            await conn.execute(UPSERT_DAILY_COMMUNE)
+            await conn.execute(UPSERT_DAILY_PROVINCE)
+    await conn.execute(UPSERT_LEDGER)
+    return changed, deltas, touched
+
+
+async def _refresh_aggregates(conn: Conn, low: datetime, high: datetime) -> None:
+    """Materialise the continuous aggregates over the hours the deltas touched (a refresh only
+    covers whole buckets inside its window, so the window is widened by a day each side). Runs
+    outside a transaction, as TimescaleDB requires."""
+    for view in _CAGGS:
+        await conn.execute(REFRESH_CAGG, [view, low - timedelta(days=1), high + timedelta(days=2)])
+
+
+async def snapshot_stocks(conn: Conn, now: datetime) -> int:
+    """Replace the current hour's and local day's stock snapshots with the counts as of `now`."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        await conn.execute(STAGE_STOCKS, {"now": now})
+        groups = await _count(conn, "history_stocks")
+        slot = {"hour": hour_of(now), "day": local_day_start(now), "now": now}
+        for statement in (DELETE_STOCK_HOUR, INSERT_STOCK_HOUR, DELETE_STOCK_DAY, INSERT_STOCK_DAY):
+            await conn.execute(statement, slot)
+        await conn.execute(MARK_SNAPSHOT, ["hour", hour_of(now), now])
+        await conn.execute(MARK_SNAPSHOT, ["day", local_day_start(now), now])
+    return groups
+
+
+async def prune(conn: Conn, now: datetime) -> None:
+    """Hour buckets older than HOURLY_RETENTION go (plain mode; in TimescaleDB mode the hourly
+    aggregate keeps them, and queries stop at the same horizon in both modes)."""
+    cutoff = hour_of(now - HOURLY_RETENTION)
+    async with conn.transaction():
+        mode = await (await conn.execute(SELECT_MODE)).fetchone()
+        if mode is not None and mode[0] != "timescaledb":
+            await conn.execute(PRUNE_HOURLY, [cutoff])
+        await conn.execute(PRUNE_STOCK_HOURLY, [cutoff])
+        await conn.execute(PRUNE_SNAPSHOT_HOURS, [cutoff])
+
+
+async def run_history_job(conn: Conn, now: datetime) -> HistoryRun:
+    """One run: flows up to date, then a stock snapshot as of `now`."""
+    run = await refresh_flows(conn, now)
+    if run.ran:
+        await snapshot_stocks(conn, now)
+    return run
+
+
+async def history_job(pool: AsyncConnectionPool[Conn]) -> None:
+    """The scheduled entry point: a failed run is logged and the next one retries."""
+    try:
+        async with pool.connection() as conn:
+            run = await run_history_job(conn, datetime.now(UTC))
+        if run.dossiers:
+            log.info("indicator history: %d dossiers, %d rollup rows changed", run.dossiers, run.delta_rows)
+    except Exception:
+        log.exception("indicator history job failed")
+
+
+async def prune_job(pool: AsyncConnectionPool[Conn]) -> None:
+    try:
+        async with pool.connection() as conn:
+            await prune(conn, datetime.now(UTC))
+    except Exception:
+        log.exception("indicator history pruning failed")
+
+
+def schedule_history_jobs(scheduler: Any, pool: AsyncConnectionPool[Conn]) -> None:
+    """Add the history job (every INTERVAL_SECONDS) and its pruning (every 6 hours) to an
+    APScheduler scheduler (alerts/scheduler.py)."""
+    now = datetime.now(UTC)
+    scheduler.add_job(history_job, "interval", args=[pool], seconds=INTERVAL_SECONDS, max_instances=1,
+                      coalesce=True, next_run_time=now, id="indicator-history")  # fmt: skip
+    scheduler.add_job(prune_job, "interval", args=[pool], hours=6, max_instances=1, coalesce=True,
+                      next_run_time=now + timedelta(minutes=5), id="indicator-history-prune")  # fmt: skip
+
+
+async def _count(conn: Conn, table: str) -> int:
+    row = await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone()  # table: a constant name
+    return int(row[0]) if row else 0  # type: ignore[call-overload]
