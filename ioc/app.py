@@ -8,8 +8,8 @@ and — when this process also plays the `alerts` role (the embedded default) �
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -42,6 +42,18 @@ from ioc.logsafety import install_redaction
 from ioc.map.boundaries import province_geojson
 from ioc.metrics import Metrics
 from ioc.settings import Settings
+
+SHUTDOWN_STEP_SECONDS = 5.0
+log = logging.getLogger(__name__)
+
+
+async def _bounded(step: Awaitable[object], what: str) -> None:
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
+    except asyncio.CancelledError:
+        pass  # a task cancelled just before ends this way
+    except TimeoutError:
+        log.warning("shutdown: %s did not finish within %.0f s; going on", what, SHUTDOWN_STEP_SECONDS)
 
 
 def create_app(settings: Settings, database_url: str, *, run_alerts: bool = False) -> FastAPI:
@@ -81,13 +93,14 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            await feed.close()
+            # Each step is bounded: a stop (Ctrl-C, SIGTERM, docker stop) must end the process even
+            # if a job or a client holds on; what did not finish in time is logged and left.
+            await _bounded(feed.close(), "the live views")
             for task in tasks:
                 task.cancel()
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await pool.close()
+                await _bounded(task, "a live-feed task")
+            await _bounded(pool.close(timeout=SHUTDOWN_STEP_SECONDS), "the connection pool")
 
     app = FastAPI(
         title="IOC — Trung tâm giám sát, điều hành thông minh",

@@ -104,25 +104,28 @@ async def run_simulator(
         if id_issuance is not None:
             id_settings = replace(id_issuance, run_tag=id_issuance.run_tag or settings.run_tag)
             id_task = asyncio.create_task(run_id_issuance(client, id_settings, stop, batch_size=batch_size))
-        while not stop.is_set():
-            tick = time.monotonic()
-            if duration is not None and tick - began >= duration:
-                break
-            events = simulator.advance(tick - last_tick, datetime.now(UTC))
-            last_tick = tick
-            for start in range(0, len(events), batch_size):
-                batch = events[start : start + batch_size]
-                if not await _post_with_retry(client, batch, totals, stop):
+        try:
+            while not stop.is_set():
+                tick = time.monotonic()
+                if duration is not None and tick - began >= duration:
                     break
-            if time.monotonic() - last_log >= log_every_seconds:
-                last_log = time.monotonic()
-                _log_totals(totals, simulator)
-            await _sleep_unless_stopped(stop, tick + tick_seconds - time.monotonic())
-        for task in (payout_task, id_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                events = simulator.advance(tick - last_tick, datetime.now(UTC))
+                last_tick = tick
+                for start in range(0, len(events), batch_size):
+                    batch = events[start : start + batch_size]
+                    if not await _post_with_retry(client, batch, totals, stop):
+                        break
+                if time.monotonic() - last_log >= log_every_seconds:
+                    last_log = time.monotonic()
+                    _log_totals(totals, simulator)
+                await _sleep_unless_stopped(stop, tick + tick_seconds - time.monotonic())
+        finally:
+            # Also when this run is cancelled: the side streams must not outlive it.
+            for task in (payout_task, id_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
     _log_totals(totals, simulator)
     return totals
 
