@@ -124,8 +124,12 @@ async def run_simulator(
             for task in (payout_task, id_task):
                 if task is not None:
                     task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
+                    try:
                         await task
+                    except asyncio.CancelledError:
+                        pass
+                    except Exception as exc:  # e.g. the API went away while stopping: not this run's failure
+                        log.warning("a side stream of the simulator ended with %s: %s", type(exc).__name__, exc)
     _log_totals(totals, simulator)
     return totals
 
