@@ -121,6 +121,25 @@ class Signal:
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", _frozen_details(self.details))
 
+    @classmethod
+    def for_labels(
+        cls,
+        rule_id: str,
+        severity: Severity,
+        value: float,
+        *,
+        summary_vi: str,
+        summary_en: str,
+        details: Mapping[str, object],
+        **labels: str | None,
+    ) -> Signal:
+        """A signal whose labels are `labels` plus its rule and severity, fingerprinted from them."""
+        label_set = Labels.of(labels, rule=rule_id, severity=severity.value)
+        return cls(
+            rule_id=rule_id, fingerprint=fingerprint(rule_id, label_set), labels=label_set, severity=severity,
+            value=value, summary_vi=summary_vi, summary_en=summary_en, details=details,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class OpenAlert:

@@ -352,13 +352,6 @@ def _group_signal(
     summary_en: str,
     extra: Mapping[str, object],
 ) -> Signal:
-    labels = Labels.of(
-        rule=rule_id,
-        province_code=g.province_code,
-        commune_code=g.commune_code,
-        agency_code=g.agency_code,
-        severity=severity.value,
-    )
     details: dict[str, object] = {
         "locality_name": g.locality_name,
         "agency_name": g.agency_name,
@@ -366,16 +359,10 @@ def _group_signal(
         "sample_codes": tuple(g.sample_codes[:MAX_SAMPLE_CODES]),
         **extra,
     }
-    return Signal(
-        rule_id=rule_id,
-        fingerprint=fingerprint(rule_id, labels),
-        labels=labels,
-        severity=severity,
-        value=float(count),
-        summary_vi=summary_vi,
-        summary_en=summary_en,
-        details=details,
-    )
+    return Signal.for_labels(
+        rule_id, severity, float(count), summary_vi=summary_vi, summary_en=summary_en, details=details,
+        province_code=g.province_code, commune_code=g.commune_code, agency_code=g.agency_code,
+    )  # fmt: skip
 
 
 def _count(n: int) -> int:

@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 from alerts.day_format import format_day_en, format_day_vi, local_day
-from alerts.model import Labels, Severity, Signal, fingerprint
+from alerts.model import Severity, Signal
 from alerts.rules import RuleConfigError, RuleInputError, format_count_vi, format_percent_en, format_percent_vi
 
 __all__ = [
@@ -251,20 +251,8 @@ def _signal(
     summary_en: str,
     details: dict[str, object],
 ) -> Signal:
-    labels = Labels.of(
-        rule=rule_id,
-        stream=STREAM,
-        province_code=r.province_code,
-        commune_code=r.commune_code or None,
-        severity=severity.value,
-    )
-    return Signal(
-        rule_id=rule_id,
-        fingerprint=fingerprint(rule_id, labels),
-        labels=labels,
-        severity=severity,
-        value=value,
-        summary_vi=summary_vi,
-        summary_en=summary_en,
+    return Signal.for_labels(
+        rule_id, severity, value, summary_vi=summary_vi, summary_en=summary_en,
         details={"locality_name": r.locality_name, **details},
-    )
+        stream=STREAM, province_code=r.province_code, commune_code=r.commune_code or None,
+    )  # fmt: skip

@@ -32,7 +32,7 @@ from alerts.day_format import (
     local_day,
     start_of_day,
 )
-from alerts.model import Labels, Severity, Signal, fingerprint
+from alerts.model import Severity, Signal
 from alerts.rules import RuleConfigError, RuleInputError, format_count_vi, format_percent_en, format_percent_vi
 
 __all__ = [
@@ -286,22 +286,9 @@ def _signal(
     summary_en: str,
     details: dict[str, object],
 ) -> Signal:
-    labels = Labels.of(
-        rule=rule_id,
-        stream=STREAM,
-        province_code=c.province_code,
-        commune_code=c.commune_code or None,
-        programme_code=c.programme_code,
-        cycle=f"{c.cycle_month:%Y-%m}",
-        severity=severity.value,
-    )
-    return Signal(
-        rule_id=rule_id,
-        fingerprint=fingerprint(rule_id, labels),
-        labels=labels,
-        severity=severity,
-        value=value,
-        summary_vi=summary_vi,
-        summary_en=summary_en,
+    return Signal.for_labels(
+        rule_id, severity, value, summary_vi=summary_vi, summary_en=summary_en,
         details={"locality_name": c.locality_name, "programme_name": c.programme_name, **details},
-    )
+        stream=STREAM, province_code=c.province_code, commune_code=c.commune_code or None,
+        programme_code=c.programme_code, cycle=f"{c.cycle_month:%Y-%m}",
+    )  # fmt: skip
