@@ -46,7 +46,7 @@ def calendar_router() -> APIRouter:
         """National overrides and those of the provinces the caller's scope touches."""
         state = app_state(request)
         scope = principal.scope
-        provinces = sorted(scope.provinces | {state.catalogue.province_of(c).code for c in scope.communes})
+        provinces = sorted(scope.provinces_touched(state.catalogue.province_code_of) or ())
         async with state.pool.connection() as conn:
             cur = await conn.execute(SELECT_OVERRIDES, {"scope_national": scope.national, "provinces": provinces})
             names = ("day", "province_code", "kind", "note")

@@ -25,6 +25,7 @@ from ioc.auth.policy import Policy
 from ioc.auth.principal import Principal
 from ioc.auth.resolve import Unauthenticated, presented_credential, principal_for
 from ioc.auth.scope import Scope
+from ioc.localities.catalogue import LocalityCatalogue
 
 POLICY_ATTRIBUTE = "ioc_policy"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -171,6 +172,15 @@ def ensure_readable(principal: Principal, allowed: bool, what: str) -> None:
 def ensure_writable(principal: Principal, allowed: bool, what: str) -> None:
     if not allowed:
         raise HTTPException(403, f"ngoài phạm vi được giao / {what} is outside your scope")
+
+
+def sees_province(catalogue: LocalityCatalogue, scope: Scope, province_code: str) -> bool:
+    """Whether `province_code` is a province and `scope` touches it (grants it or one of its communes)."""
+    province = catalogue.get(province_code)
+    if province is None or province.level != "province":
+        return False
+    touched = scope.provinces_touched(catalogue.province_code_of)
+    return touched is None or province_code in touched
 
 
 def scope_of(principal: Principal | None) -> Scope:

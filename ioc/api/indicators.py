@@ -13,10 +13,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from ioc.api.deps import AppState, app_state
-from ioc.api.guard import ensure_readable, guard
+from ioc.api.guard import ensure_readable, guard, sees_province
 from ioc.auth.policy import Action, Policy
 from ioc.auth.principal import Principal
-from ioc.auth.scope import Scope
 from ioc.indicators.buckets import LOCAL_TZ, Bucket
 from ioc.indicators.definitions import INDICATORS
 from ioc.indicators.history import HistoryError, NotInScope, history
@@ -75,19 +74,8 @@ def _codes(text: str | None) -> list[str] | None:
     return codes
 
 
-def _touches_province(state: AppState, scope: Scope, province_code: str) -> bool:
-    province = state.catalogue.get(province_code)
-    if province is None or province.level != "province":
-        return False
-    return (
-        scope.national
-        or province_code in scope.provinces
-        or any(state.catalogue.province_of(c).code == province_code for c in scope.communes if state.catalogue.get(c))
-    )
-
-
 def _ensure_province(state: AppState, principal: Principal, province_code: str | None) -> None:
-    if province_code is not None and not _touches_province(state, principal.scope, province_code):
+    if province_code is not None and not sees_province(state.catalogue, principal.scope, province_code):
         raise HTTPException(404, f"không tìm thấy tỉnh / unknown province {province_code!r}")
 
 

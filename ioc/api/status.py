@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from alerts.rules import due_soon_horizon
 from ioc.api.deps import AppState, app_state
-from ioc.api.guard import guard
+from ioc.api.guard import guard, sees_province
 from ioc.auth.policy import Action, Policy
 from ioc.auth.principal import Principal
 from ioc.status import commune_status, province_status
@@ -36,13 +36,8 @@ def status_router() -> APIRouter:
     ) -> dict[str, Any]:
         """The in-scope communes of one province; a province outside the scope does not exist here."""
         state = app_state(request)
-        province = state.catalogue.get(province_code)
         scope = principal.scope
-        touches = province is not None and (
-            scope.national or province_code in scope.provinces
-            or any(state.catalogue.province_of(c).code == province_code for c in scope.communes)
-        )  # fmt: skip
-        if province is None or province.level != "province" or not touches:
+        if not sees_province(state.catalogue, scope, province_code):
             raise HTTPException(404, f"không tìm thấy tỉnh / unknown province {province_code!r}")
         now = datetime.now(UTC)
         async with state.pool.connection() as conn:

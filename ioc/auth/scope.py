@@ -9,7 +9,7 @@ locality. Pure: no I/O, so the same rule serves SQL filters, live deltas and tes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +113,16 @@ class Scope:
         if self.agencies is not None and agency_code not in self.agencies:
             return False
         return self.sectors is None or sector in self.sectors
+
+    def provinces_touched(self, province_of: Callable[[str], str | None]) -> frozenset[str] | None:
+        """The provinces whose rows this scope can see (None: every province, for a national scope).
+
+        A granted commune makes its province touched: the province row then counts that commune only.
+        """
+        if self.national:
+            return None
+        of_communes = {province_of(code) for code in self.communes}
+        return self.provinces | {code for code in of_communes if code is not None}
 
     def sees_whole_province(self, province_code: str) -> bool:
         """Whether a province-wide aggregate over every agency and sector is in scope."""

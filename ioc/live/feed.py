@@ -36,7 +36,7 @@ from ioc.live.alerts import ALERT_COLUMNS, SELECT_ALERTS_BY_ID, alert_row_to_dic
 from ioc.live.channel import LIVE_CHANNEL
 from ioc.live.headline import HEADLINE_STREAMS
 from ioc.live.hub import HubMetrics, LiveHub, Subscription
-from ioc.live.view import Reading, ScopeView, provinces_touched
+from ioc.live.view import Reading, ScopeView
 from ioc.localities.catalogue import LocalityCatalogue
 from ioc.metrics import Metrics
 from ioc.status import dossier_freshness
@@ -137,14 +137,10 @@ class LiveFeed:
                 dropped=self._hub_metrics.dropped, deltas=self._hub_metrics.deltas,
             ),
         )  # fmt: skip
-        view = ScopeView(scope, provinces_touched(scope, self._province_of), hub)
+        view = ScopeView(scope, scope.provinces_touched(self._catalogue.province_code_of), hub)
         view.task = asyncio.create_task(hub.run(), name=f"live-view {scope.key}")
         self._views[view.key] = view
         return view
-
-    def _province_of(self, commune_code: str) -> str | None:
-        commune = self._catalogue.get(commune_code)
-        return commune.province_code if commune is not None else None
 
     async def close(self) -> None:
         """End every view, its subscriptions and its flush task (process shutdown)."""

@@ -16,7 +16,7 @@ What a view publishes:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,17 +42,6 @@ class Reading:
     now: datetime
     due_soon: datetime
     window: str
-
-
-def provinces_touched(scope: Scope, province_of: Callable[[str], str | None]) -> frozenset[str] | None:
-    """The provinces whose rows a scope can see (None: every province, for a national scope).
-
-    A granted commune makes its province touched: the province row then counts that commune only.
-    """
-    if scope.national:
-        return None
-    of_communes = {province_of(code) for code in scope.communes}
-    return scope.provinces | {code for code in of_communes if code is not None}
 
 
 @asynccontextmanager

@@ -47,6 +47,11 @@ class LocalityCatalogue:
         """The province of a province or commune code; KeyError for an unknown code."""
         return self._by_code[self._by_code[code].province_code]
 
+    def province_code_of(self, code: str) -> str | None:
+        """The province code of a province or commune code; None for an unknown code."""
+        unit = self._by_code.get(code)
+        return unit.province_code if unit is not None else None
+
     def communes_of(self, province_code: str) -> tuple[Locality, ...]:
         return self._communes_of.get(province_code, ())
 
