@@ -45,6 +45,14 @@ class Action(StrEnum):
     DISPLAYS_MANAGE = "displays.manage"
     SOURCES_MANAGE = "sources.manage"
     AUDIT_READ = "audit.read"
+    ALERT_RULES_READ = "alert_rules.read"  # alert rules as data and their versions
+    ALERT_RULES_WRITE = "alert_rules.write"
+    SILENCES_READ = "silences.read"
+    SILENCES_WRITE = "silences.write"  # one-off and recurring silences (maintenance windows)
+    ROUTING_MANAGE = "routing.manage"  # routes, contact points, escalation policies, test messages
+    SUBSCRIPTIONS_OWN = "subscriptions.own"  # one's own subscriptions, contacts and phones (Web Push)
+    DELIVERIES_READ = "deliveries.read"  # the delivery outbox and its dead letters
+    ALERTS_EXTERNAL_INGEST = "alerts.external_ingest"  # alerts posted in Alertmanager's API format
 
 
 _PEOPLE = frozenset({Role.ADMIN, Role.LEADER, Role.OPERATOR, Role.SUBSCRIBER})
@@ -75,6 +83,14 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.DISPLAYS_MANAGE: _ADMIN,
     Action.SOURCES_MANAGE: _ADMIN,
     Action.AUDIT_READ: _ADMIN,
+    Action.ALERT_RULES_READ: _STAFF,
+    Action.ALERT_RULES_WRITE: _ADMIN,
+    Action.SILENCES_READ: _STAFF,
+    Action.SILENCES_WRITE: frozenset({Role.ADMIN, Role.OPERATOR}),
+    Action.ROUTING_MANAGE: _ADMIN,
+    Action.SUBSCRIPTIONS_OWN: _PEOPLE,
+    Action.DELIVERIES_READ: _ADMIN,
+    Action.ALERTS_EXTERNAL_INGEST: frozenset({Role.SOURCE}),
 }
 
 # How scope applies to a route:
