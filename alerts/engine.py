@@ -13,24 +13,40 @@ none           present     → firing when hold is 0, else → pending (new aler
 pending        present     → firing once ``active_since + hold <= now``, else refresh
 firing         present     refresh value / severity / summaries if they changed
 pending        absent      → resolved (never fired)
-firing         absent      → resolved
+firing         absent      → resolved; with ``keep_firing_for``: stays firing (marked with
+                           ``signal_lost_at = now``) until ``keep_firing_for`` has passed
+                           without the signal, then → resolved. A signal back in time clears it.
 =============  ==========  =========================================================
 
-Keep-firing-for and flap damping are not implemented; both would be extra fields on ``Policy``
-and extra branches in ``step`` (which sees the alert, the signal and ``now``), nothing else.
+Flap damping (``Policy.flap_window`` / ``flap_max_changes``): a series whose state changed (to
+firing or to resolved, this change included) more than ``flap_max_changes`` times within
+``flap_window`` is flapping; it stays flapping until its changes in the window fall to half of
+that or fewer (hysteresis, so it does not flap in and out of "flapping"). The flag is written on
+the alert row (``alert.flapping``); the notification planner holds a flapping alert's messages.
+The shell counts the changes (``FlapHistory``) and passes them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alerts.model import AlertState, AlertUpdate, Evaluation, OpenAlert, Signal, Transition
+from alerts.model import (
+    AlertMark,
+    AlertState,
+    AlertUpdate,
+    Evaluation,
+    FlapHistory,
+    OpenAlert,
+    Signal,
+    Transition,
+)
 
-__all__ = ["EngineInputError", "Policy", "evaluate", "step"]
+__all__ = ["EngineInputError", "Policy", "evaluate", "is_flapping", "step"]
 
 _ZERO = timedelta(0)
+_NO_HISTORY = FlapHistory()
 
 
 class EngineInputError(ValueError):
@@ -39,77 +55,109 @@ class EngineInputError(ValueError):
 
 @dataclass(frozen=True)
 class Policy:
-    """How one rule's alerts move between states; the place for keep-firing / flap damping."""
+    """How one rule's alerts move between states."""
 
     hold: timedelta = _ZERO
+    keep_firing_for: timedelta = _ZERO
+    flap_window: timedelta = _ZERO  # zero: no flap damping
+    flap_max_changes: int = 4
 
     def __post_init__(self) -> None:
         if self.hold < _ZERO:
             raise EngineInputError(f"hold phải >= 0 / hold must be >= 0: {self.hold}")
+        if self.keep_firing_for < _ZERO:
+            raise EngineInputError(f"keep_firing_for phải >= 0 / must be >= 0: {self.keep_firing_for}")
+        if self.flap_window < _ZERO or self.flap_max_changes < 1:
+            raise EngineInputError("flap damping: window >= 0, max_changes >= 1")
+
+    @property
+    def damps_flapping(self) -> bool:
+        return self.flap_window > _ZERO
 
 
-Outcome = Transition | AlertUpdate | None
+Outcome = Transition | AlertUpdate | AlertMark | None
+
+
+def is_flapping(policy: Policy, was_flapping: bool, changes: int) -> bool:
+    """Set above ``flap_max_changes`` changes in the window; cleared at half of that or fewer."""
+    if not policy.damps_flapping:
+        return False
+    if changes > policy.flap_max_changes:
+        return True
+    return was_flapping and changes > policy.flap_max_changes // 2
 
 
 def evaluate(
     now: datetime,
     rule_id: str,
-    hold: timedelta,
+    hold: timedelta | Policy,
     signals: Sequence[Signal],
     open_alerts: Sequence[OpenAlert],
+    history: Mapping[str, FlapHistory] | None = None,
 ) -> Evaluation:
-    """Transitions and in-place updates for one rule at ``now``, each sorted by fingerprint.
+    """Transitions, in-place updates and marks for one rule at ``now``, each sorted by fingerprint.
 
-    Open alerts of other rules are ignored, so the shell may pass all open alerts at once.
+    ``hold`` is the rule's ``for`` or its whole Policy. ``history`` (fingerprint → FlapHistory) is
+    needed only for flap damping. Open alerts of other rules are ignored, so the shell may pass
+    all open alerts at once.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise EngineInputError(f"now phải có múi giờ / now must be timezone-aware: {now!r}")
-    policy = Policy(hold=hold)
+    policy = hold if isinstance(hold, Policy) else Policy(hold=hold)
     active = _index_signals(rule_id, signals)
     existing = _index_alerts(rule_id, open_alerts)
+    past = history or {}
 
     transitions: list[Transition] = []
     updates: list[AlertUpdate] = []
+    marks: list[AlertMark] = []
     for fp in sorted(active.keys() | existing.keys()):
-        outcome = step(now, policy, active.get(fp), existing.get(fp))
+        outcome = step(now, policy, active.get(fp), existing.get(fp), past.get(fp, _NO_HISTORY))
         if isinstance(outcome, Transition):
             transitions.append(outcome)
         elif isinstance(outcome, AlertUpdate):
             updates.append(outcome)
-    return Evaluation(transitions=tuple(transitions), updates=tuple(updates))
+        elif isinstance(outcome, AlertMark):
+            marks.append(outcome)
+    return Evaluation(transitions=tuple(transitions), updates=tuple(updates), marks=tuple(marks))
 
 
-def step(now: datetime, policy: Policy, signal: Signal | None, alert: OpenAlert | None) -> Outcome:
+def step(
+    now: datetime,
+    policy: Policy,
+    signal: Signal | None,
+    alert: OpenAlert | None,
+    history: FlapHistory = _NO_HISTORY,
+) -> Outcome:
     """The decision for a single fingerprint; see the table in the module docstring."""
+    was = alert.flapping if alert is not None else history.flapping
     if alert is None:
         if signal is None:
             return None
-        return _open(now, policy, signal)
+        to_state = AlertState.FIRING if policy.hold == _ZERO else AlertState.PENDING
+        counted = 1 if to_state is AlertState.FIRING else 0
+        flapping = is_flapping(policy, was, history.changes + counted)
+        return Transition(signal.fingerprint, None, None, to_state, now, signal, None, flapping)
     if signal is None:
-        return _transition(now, alert, AlertState.RESOLVED, None)
+        if alert.state is AlertState.FIRING and policy.keep_firing_for > _ZERO:
+            lost = alert.signal_lost_at or now
+            if now - lost < policy.keep_firing_for:
+                flapping = is_flapping(policy, was, history.changes)
+                if alert.signal_lost_at is None or flapping != alert.flapping:
+                    return AlertMark(alert.fingerprint, alert.id, alert.version, flapping, lost)
+                return None
+        return _transition(now, alert, AlertState.RESOLVED, None, is_flapping(policy, was, history.changes + 1))
     if alert.state is AlertState.PENDING and alert.active_since + policy.hold <= now:
-        return _transition(now, alert, AlertState.FIRING, signal)
-    if _changed(alert, signal):
-        return AlertUpdate(
-            fingerprint=alert.fingerprint, alert_id=alert.id, expected_version=alert.version, signal=signal
-        )
+        return _transition(now, alert, AlertState.FIRING, signal, is_flapping(policy, was, history.changes + 1))
+    flapping = is_flapping(policy, was, history.changes)
+    if _changed(alert, signal) or alert.signal_lost_at is not None or flapping != alert.flapping:
+        return AlertUpdate(alert.fingerprint, alert.id, alert.version, signal, flapping)
     return None
 
 
-def _open(now: datetime, policy: Policy, signal: Signal) -> Transition:
-    to_state = AlertState.FIRING if policy.hold == _ZERO else AlertState.PENDING
-    return Transition(
-        fingerprint=signal.fingerprint,
-        alert_id=None,
-        from_state=None,
-        to_state=to_state,
-        at=now,
-        signal=signal,
-        expected_version=None,
-    )
-
-
-def _transition(now: datetime, alert: OpenAlert, to_state: AlertState, signal: Signal | None) -> Transition:
+def _transition(
+    now: datetime, alert: OpenAlert, to_state: AlertState, signal: Signal | None, flapping: bool
+) -> Transition:
     return Transition(
         fingerprint=alert.fingerprint,
         alert_id=alert.id,
@@ -118,6 +166,7 @@ def _transition(now: datetime, alert: OpenAlert, to_state: AlertState, signal: S
         at=now,
         signal=signal,
         expected_version=alert.version,
+        flapping=flapping,
     )
 
 

@@ -17,9 +17,11 @@ from types import MappingProxyType
 
 __all__ = [
     "FINGERPRINT_IGNORED_LABELS",
+    "AlertMark",
     "AlertState",
     "AlertUpdate",
     "Evaluation",
+    "FlapHistory",
     "Labels",
     "OpenAlert",
     "Severity",
@@ -157,6 +159,9 @@ class OpenAlert:
     version: int
     summary_vi: str
     summary_en: str
+    # Flap damping and keep-firing (additive; the defaults are an alert with neither going on).
+    flapping: bool = False
+    signal_lost_at: datetime | None = None  # when the signal of a firing alert kept firing went away
 
     def __post_init__(self) -> None:
         if self.state is AlertState.RESOLVED:
@@ -180,6 +185,7 @@ class Transition:
     at: datetime
     signal: Signal | None
     expected_version: int | None
+    flapping: bool = False  # the alert's flapping flag after this change (written with it)
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,27 @@ class AlertUpdate:
     alert_id: int
     expected_version: int
     signal: Signal
+    flapping: bool = False  # written with the update; the signal being back clears signal_lost_at
+
+
+@dataclass(frozen=True)
+class AlertMark:
+    """Bookkeeping on an open alert without a new signal: keep-firing started, flapping changed."""
+
+    fingerprint: str
+    alert_id: int
+    expected_version: int
+    flapping: bool
+    signal_lost_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FlapHistory:
+    """A series' recent past, for flap damping: state changes (to firing or resolved) within the
+    rule's flap window, and whether its latest episode was flapping."""
+
+    changes: int = 0
+    flapping: bool = False
 
 
 @dataclass(frozen=True)
@@ -198,3 +225,4 @@ class Evaluation:
 
     transitions: tuple[Transition, ...] = ()
     updates: tuple[AlertUpdate, ...] = ()
+    marks: tuple[AlertMark, ...] = ()

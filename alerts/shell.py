@@ -12,90 +12,52 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
 from psycopg.types.json import Jsonb
 
 from alerts.calendar import WorkingCalendar
-from alerts.engine import evaluate
-from alerts.model import AlertState, Evaluation, Labels, OpenAlert, Severity, Signal, Transition
-from alerts.rules import (
-    DueSoonGroup,
-    DueSoonRule,
-    MissingApologyGroup,
-    MissingApologyRule,
-    OnTimeWindow,
-    OverdueGroup,
-    OverdueRule,
-    Rule,
-    default_rules,
-    due_soon_horizon,
-    due_soon_signals,
-    missing_apology_cutoff,
-    missing_apology_signals,
-    on_time_rate_signals,
-    overdue_signals,
-    rule_hold,
-)
-from alerts.stream_inputs import (
-    STREAM_RULE_TYPES,
-    StreamRule,
-    default_stream_rules,
-    stream_rule_hold,
-    stream_rule_signals,
-)
+from alerts.engine import Policy, evaluate
+from alerts.model import AlertMark, AlertState, Evaluation, FlapHistory, Labels, OpenAlert, Severity, Transition
+from alerts.rulebook.collect import SAMPLE, collect_signals
+from alerts.rulebook.legacy import LegacyRule, default_specs, policy_for, spec_from_legacy
+from alerts.rulebook.spec import RuleSpec
+from alerts.rulebook.store import enabled_specs, rules_stamp
 from ioc.db.pool import Conn
 from ioc.live.channel import NOTIFY_LIVE
 from ioc.metrics import Metrics
-from ioc.status import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
 ENGINE_LOCK_KEY = 7_311_042_003
-SAMPLE = 20
+__all__ = ["ENGINE_LOCK_KEY", "SAMPLE", "AlertEngine", "EvaluationReport"]
 
-_GROUP_SELECT = """
-SELECT d.province_code, d.commune_code, d.agency_code, a.name,
-       coalesce(c.name, p.name), count(*), min({time_col}),
-       (array_agg(d.code ORDER BY {time_col}))[1:{sample}]
-FROM dossier d
-JOIN locality p ON p.code = d.province_code
-LEFT JOIN locality c ON c.code = d.commune_code
-LEFT JOIN agency a ON a.code = d.agency_code
-WHERE {where}
-GROUP BY d.province_code, d.commune_code, d.agency_code, a.name, coalesce(c.name, p.name)
-"""
-SELECT_OVERDUE = _GROUP_SELECT.format(
-    time_col="d.due_at", sample=SAMPLE, where="d.closed_at IS NULL AND d.due_at < %(now)s"
-)
-SELECT_DUE_SOON = _GROUP_SELECT.format(
-    time_col="d.due_at", sample=SAMPLE,
-    where="d.closed_at IS NULL AND d.due_at >= %(now)s AND d.due_at <= %(horizon)s",
-)  # fmt: skip
-SELECT_MISSING_APOLOGY = _GROUP_SELECT.format(
-    time_col="coalesce(d.late_since, d.due_at)", sample=SAMPLE,
-    where="d.apology_at IS NULL AND ((d.late_since IS NOT NULL AND d.late_since <= %(cutoff)s) "
-    "OR (d.closed_at IS NULL AND d.due_at <= %(cutoff)s))",
-)  # fmt: skip
-SELECT_ON_TIME_WINDOWS = """
-SELECT p.code, p.name, coalesce(sum(r.resolved), 0), coalesce(sum(r.resolved_early + r.resolved_on_time), 0)
-FROM locality p
-LEFT JOIN dossier_daily r ON r.province_code = p.code AND r.day >= %(from_day)s
-WHERE p.level = 'province'
-GROUP BY p.code, p.name
-"""
 SELECT_OPEN_ALERTS = """
 SELECT id, rule_id, fingerprint, labels, severity, state, value, active_since, fired_at, version,
-       summary_vi, summary_en
-FROM alert WHERE state <> 'resolved'
+       summary_vi, summary_en, flapping, signal_lost_at
+FROM alert WHERE state <> 'resolved' AND source = 'engine'
+"""
+# Per fingerprint of one rule: state changes (to firing or resolved) since the flap window began,
+# and whether its latest episode was flapping.
+SELECT_FLAP_HISTORY = """
+SELECT a.fingerprint,
+       (SELECT count(*) FROM alert_transition t JOIN alert b ON b.id = t.alert_id
+        WHERE b.rule_id = a.rule_id AND b.fingerprint = a.fingerprint AND t.at > %(since)s
+          AND t.to_state IN ('firing', 'resolved')),
+       a.flapping
+FROM (SELECT DISTINCT ON (fingerprint) rule_id, fingerprint, flapping FROM alert
+      WHERE rule_id = %(rule)s AND source = 'engine' AND (state <> 'resolved' OR resolved_at > %(since)s)
+      ORDER BY fingerprint, id DESC) a
 """
 INSERT_ALERT = """
 INSERT INTO alert (rule_id, fingerprint, labels, severity, state, province_code, commune_code, agency_code,
-                   value, summary_vi, summary_en, details, active_since, fired_at, updated_at)
+                   sector_code, stream, value, summary_vi, summary_en, details, active_since, fired_at, updated_at,
+                   flapping, last_changed_at)
 VALUES (%(rule_id)s, %(fingerprint)s, %(labels)s, %(severity)s, %(state)s, %(province)s, %(commune)s,
-        %(agency)s, %(value)s, %(summary_vi)s, %(summary_en)s, %(details)s, %(at)s, %(fired_at)s, %(at)s)
+        %(agency)s, %(sector)s, %(stream)s, %(value)s, %(summary_vi)s, %(summary_en)s, %(details)s, %(at)s,
+        %(fired_at)s, %(at)s, %(flapping)s, %(at)s)
 RETURNING id
 """
 UPDATE_ALERT_STATE = """
@@ -104,12 +66,18 @@ UPDATE alert SET state = %(state)s, version = version + 1, updated_at = %(at)s,
        resolved_at = CASE WHEN %(state)s = 'resolved' THEN %(at)s ELSE resolved_at END,
        value = coalesce(%(value)s, value), severity = coalesce(%(severity)s, severity),
        summary_vi = coalesce(%(summary_vi)s, summary_vi), summary_en = coalesce(%(summary_en)s, summary_en),
-       details = coalesce(%(details)s, details)
+       details = coalesce(%(details)s, details), flapping = %(flapping)s, last_changed_at = %(at)s,
+       signal_lost_at = NULL
 WHERE id = %(id)s AND version = %(version)s
 """
 UPDATE_ALERT_VALUE = """
 UPDATE alert SET value = %(value)s, severity = %(severity)s, summary_vi = %(summary_vi)s,
-       summary_en = %(summary_en)s, details = %(details)s, version = version + 1, updated_at = %(at)s
+       summary_en = %(summary_en)s, details = %(details)s, version = version + 1, updated_at = %(at)s,
+       flapping = %(flapping)s, signal_lost_at = NULL
+WHERE id = %(id)s AND version = %(version)s
+"""
+UPDATE_ALERT_MARK = """
+UPDATE alert SET flapping = %(flapping)s, signal_lost_at = %(lost)s, version = version + 1, updated_at = %(at)s
 WHERE id = %(id)s AND version = %(version)s
 """
 INSERT_TRANSITION = """
@@ -128,34 +96,72 @@ class EvaluationReport:
 
 
 class AlertEngine:
+    """Evaluates the rules each round and writes what changed.
+
+    Rules: an explicit ``rules=`` (specs, or the rule objects of alerts/rules*.py) is used as
+    given. Otherwise the enabled rules of the alert_rule table, re-read only when the table
+    changed (``rules_stamp``); while the table has never held a rule, the packaged defaults
+    (alerts/rulebook/default_rules.yaml). In table mode, open alerts of a rule that is no longer
+    enabled (disabled, deleted) are resolved.
+    """
+
     def __init__(
         self,
         calendar: WorkingCalendar,
         metrics: Metrics,
-        rules: Sequence[Rule | StreamRule] = (*default_rules(), *default_stream_rules()),
+        rules: Sequence[LegacyRule | RuleSpec] | None = None,
         channels: Sequence[str] = ("dashboard",),
     ) -> None:
         self._calendar = calendar
         self._metrics = metrics
-        self._rules = tuple(rules)
+        self._explicit = None if rules is None else tuple(spec_from_legacy(r) for r in rules)
         self._channels = tuple(channels)
+        self._cache: tuple[tuple[Any, ...], tuple[RuleSpec, ...]] | None = None
 
     async def run_once(self, conn: Conn, now: datetime) -> EvaluationReport:
+        """One round over every rule."""
+        return await self._run(conn, now, None)
+
+    async def run_for_stream(self, conn: Conn, now: datetime, stream: str) -> EvaluationReport:
+        """One round over the rules that read ``stream`` only (event-driven, after an ingest)."""
+        return await self._run(conn, now, stream)
+
+    async def rules(self, conn: Conn) -> tuple[RuleSpec, ...]:
+        if self._explicit is not None:
+            return self._explicit
+        stamp = await rules_stamp(conn)
+        if self._cache is None or self._cache[0] != stamp:
+            specs = tuple(await enabled_specs(conn)) if stamp and stamp[0] else default_specs()
+            self._cache = (stamp, tuple(s for s in specs if s.enabled))
+        return self._cache[1]
+
+    async def _run(self, conn: Conn, now: datetime, stream: str | None) -> EvaluationReport:
         started = time.perf_counter()
         async with conn.transaction():
             cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [ENGINE_LOCK_KEY])
             row = await cur.fetchone()
             if not row or not row[0]:
                 return EvaluationReport(False, 0, 0, 0)
+            specs = await self.rules(conn)
             open_alerts = await self._open_alerts(conn)
             transitions = updates = conflicts = 0
             changed_ids: list[int] = []
-            for rule in self._rules:
-                signals = await self._signals(conn, rule, now)
-                hold = stream_rule_hold(rule) if isinstance(rule, STREAM_RULE_TYPES) else rule_hold(rule)
-                result = evaluate(now, rule.id, hold, signals, open_alerts)
-                t, u, c = await self._apply(conn, rule.id, result, now, changed_ids)
+            for spec in specs:
+                if stream is not None and stream not in spec.streams:
+                    continue
+                policy = policy_for(spec)
+                signals = await collect_signals(conn, spec, now, self._calendar)
+                history = await self._flap_history(conn, spec.id, policy, now)
+                result = evaluate(now, spec.id, policy, signals, open_alerts, history)
+                t, u, c = await self._apply(conn, spec.id, result, now, changed_ids)
                 transitions, updates, conflicts = transitions + t, updates + u, conflicts + c
+            if self._explicit is None and stream is None:
+                # Rules no longer enabled: their open alerts resolve (no signal, no keep-firing).
+                live = {s.id for s in specs}
+                for rule_id in sorted({a.rule_id for a in open_alerts} - live):
+                    result = evaluate(now, rule_id, Policy(), [], open_alerts)
+                    t, u, c = await self._apply(conn, rule_id, result, now, changed_ids)
+                    transitions, updates, conflicts = transitions + t, updates + u, conflicts + c
             if changed_ids:
                 payload = orjson.dumps({"stream": "alert", "ids": changed_ids}).decode()
                 await conn.execute(NOTIFY_LIVE, [payload])
@@ -173,33 +179,16 @@ class AlertEngine:
                 id=int(r[0]), rule_id=str(r[1]), fingerprint=str(r[2]), labels=Labels.of(labels),  # type: ignore[call-overload]
                 severity=Severity(r[4]), state=AlertState(r[5]), value=float(r[6]),  # type: ignore[arg-type]
                 active_since=r[7], fired_at=r[8], version=int(r[9]),  # type: ignore[arg-type, call-overload]
-                summary_vi=str(r[10]), summary_en=str(r[11]),
+                summary_vi=str(r[10]), summary_en=str(r[11]), flapping=bool(r[12]), signal_lost_at=r[13],  # type: ignore[arg-type]
             ))  # fmt: skip
         return out
 
-    async def _signals(self, conn: Conn, rule: Rule | StreamRule, now: datetime) -> list[Signal]:
-        if isinstance(rule, STREAM_RULE_TYPES):
-            return await stream_rule_signals(conn, rule, now, self._calendar)
-        if isinstance(rule, OverdueRule):
-            rows = await self._groups(conn, SELECT_OVERDUE, {"now": now})
-            return overdue_signals(rule, [OverdueGroup(*r) for r in rows])
-        if isinstance(rule, DueSoonRule):
-            horizon = due_soon_horizon(now, self._calendar, rule)
-            rows = await self._groups(conn, SELECT_DUE_SOON, {"now": now, "horizon": horizon})
-            return due_soon_signals(rule, [DueSoonGroup(*r) for r in rows])
-        if isinstance(rule, MissingApologyRule):
-            cutoff = missing_apology_cutoff(now, self._calendar, rule)
-            rows = await self._groups(conn, SELECT_MISSING_APOLOGY, {"cutoff": cutoff})
-            return missing_apology_signals(rule, [MissingApologyGroup(*r) for r in rows])
-        from_day = now.astimezone(LOCAL_TZ).date() - timedelta(days=max(rule.window.days, 1) - 1)
-        cur = await conn.execute(SELECT_ON_TIME_WINDOWS, {"from_day": from_day})
-        windows = [OnTimeWindow(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in await cur.fetchall()]  # type: ignore[call-overload]
-        return on_time_rate_signals(rule, windows)
-
     @staticmethod
-    async def _groups(conn: Conn, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        cur = await conn.execute(sql, params)
-        return [(*r[:7], tuple(r[7] or ())) for r in await cur.fetchall()]  # type: ignore[arg-type]
+    async def _flap_history(conn: Conn, rule_id: str, policy: Policy, now: datetime) -> dict[str, FlapHistory]:
+        if not policy.damps_flapping:
+            return {}
+        cur = await conn.execute(SELECT_FLAP_HISTORY, {"rule": rule_id, "since": now - policy.flap_window})
+        return {str(r[0]): FlapHistory(int(r[1]), bool(r[2])) for r in await cur.fetchall()}  # type: ignore[call-overload]
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -221,14 +210,28 @@ class AlertEngine:
             cur = await conn.execute(UPDATE_ALERT_VALUE, {
                 "value": s.value, "severity": s.severity.value, "summary_vi": s.summary_vi,
                 "summary_en": s.summary_en, "details": Jsonb(dict(s.details)), "at": now,
-                "id": update.alert_id, "version": update.expected_version,
+                "id": update.alert_id, "version": update.expected_version, "flapping": update.flapping,
             })  # fmt: skip
             if cur.rowcount == 1:
                 changed_ids.append(update.alert_id)
                 updated += 1
             else:
                 conflicts += 1
+        for mark in result.marks:
+            if await self._apply_mark(conn, mark, now):
+                changed_ids.append(mark.alert_id)
+                updated += 1
+            else:
+                conflicts += 1
         return applied, updated, conflicts
+
+    @staticmethod
+    async def _apply_mark(conn: Conn, mark: AlertMark, now: datetime) -> bool:
+        cur = await conn.execute(UPDATE_ALERT_MARK, {
+            "flapping": mark.flapping, "lost": mark.signal_lost_at, "at": now, "id": mark.alert_id,
+            "version": mark.expected_version,
+        })  # fmt: skip
+        return cur.rowcount == 1
 
     async def _apply_transition(self, conn: Conn, t: Transition) -> int | None:
         s = t.signal
@@ -239,7 +242,8 @@ class AlertEngine:
                 "rule_id": s.rule_id, "fingerprint": s.fingerprint, "labels": Jsonb(labels),
                 "severity": s.severity.value, "state": t.to_state.value,
                 "province": labels.get("province_code"), "commune": labels.get("commune_code"),
-                "agency": labels.get("agency_code"), "value": s.value, "summary_vi": s.summary_vi,
+                "agency": labels.get("agency_code"), "sector": labels.get("sector"), "stream": labels.get("stream"),
+                "flapping": t.flapping, "value": s.value, "summary_vi": s.summary_vi,
                 "summary_en": s.summary_en, "details": Jsonb(dict(s.details)), "at": t.at,
                 "fired_at": t.at if t.to_state is AlertState.FIRING else None,
             })  # fmt: skip
@@ -251,7 +255,7 @@ class AlertEngine:
                 "state": t.to_state.value, "at": t.at, "id": t.alert_id, "version": t.expected_version,
                 "value": s.value if s else None, "severity": s.severity.value if s else None,
                 "summary_vi": s.summary_vi if s else None, "summary_en": s.summary_en if s else None,
-                "details": Jsonb(dict(s.details)) if s else None,
+                "details": Jsonb(dict(s.details)) if s else None, "flapping": t.flapping,
             })  # fmt: skip
             if cur.rowcount != 1:
                 log.info("alert %s changed under us; skipping %s", t.alert_id, t.to_state)
@@ -268,6 +272,7 @@ class AlertEngine:
             "from": t.from_state.value if t.from_state else None, "to": t.to_state.value,
             "at": t.at.isoformat(), "summary_vi": s.summary_vi if s else None,
             "summary_en": s.summary_en if s else None, "labels": s.labels.as_dict() if s else None,
+            "flapping": t.flapping,
         }  # fmt: skip
         for channel in self._channels:
             # The dashboard channel is delivered by the NOTIFY this transaction sends on commit.

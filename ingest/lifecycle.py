@@ -2,6 +2,15 @@
 
 received → [supplement_requested: the clock pauses → supplement_received: it resumes] →
 resolved → returned; or rejected / withdrawn. An apology letter may be recorded at any time.
+The service quality of a dossier (migrations/015): the receipt may state the online service
+level (`online_level`: full-process "toàn trình" or partial "một phần", online dossiers only) and
+whether its components were digitised (`digitised`, số hóa); a `fee_paid` event records the fee
+payment and its channel (thanh toán trực tuyến or not) and a `rated` event the citizen's rating
+(đánh giá mức độ hài lòng, Decision 766). Both may come at any time, also after the dossier
+closed (fees are often paid and ratings given when the result is handed back). The first payment
+stands (a dossier's fee is paid once; a re-sent payment under another event id adds nothing); the
+latest rating stands (a citizen may revise it). Each dossier therefore counts at most once as
+paid and once as rated, whatever was re-sent or arrived out of order.
 The official handling the dossier (cán bộ xử lý) is the latest one an event named while the
 dossier was open, the closing event included: a later step (the result handed back at the desk,
 an apology letter) does not move the responsibility for a late resolution to someone else.
@@ -33,12 +42,40 @@ class EventType(StrEnum):
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
     APOLOGY_ISSUED = "apology_issued"
+    # Appended after the lifecycle steps: the tie order of the existing types is unchanged.
+    FEE_PAID = "fee_paid"
+    RATED = "rated"
 
 
 class Channel(StrEnum):
     ONLINE = "online"
     DIRECT = "direct"
     POSTAL = "postal"
+
+
+class OnlineLevel(StrEnum):
+    """Decree 42/2022: dịch vụ công trực tuyến toàn trình (the whole procedure online, result
+    included) or một phần (partly online). Only an online dossier has one."""
+
+    FULL = "full"
+    PARTIAL = "partial"
+
+
+class PaymentChannel(StrEnum):
+    ONLINE = "online"  # thanh toán trực tuyến (national or provincial portal payment platform)
+    OFFLINE = "offline"  # cash or transfer at the desk
+
+
+class Rating(StrEnum):
+    """The real-time evaluation's levels (Decision 766): rất hài lòng, hài lòng, không hài lòng.
+    The first two count as satisfied (SATISFIED_RATINGS)."""
+
+    VERY_SATISFIED = "very_satisfied"
+    SATISFIED = "satisfied"
+    DISSATISFIED = "dissatisfied"
+
+
+SATISFIED_RATINGS = frozenset({Rating.VERY_SATISFIED.value, Rating.SATISFIED.value})
 
 
 # Ties on occurred_at are broken by lifecycle order so that a batch stamped to the second
@@ -60,6 +97,10 @@ class DossierEvent:
     channel: str | None
     handler_code: str | None = None
     handler_name: str | None = None
+    online_level: str | None = None  # received only
+    digitised: bool | None = None  # received only
+    payment_channel: str | None = None  # fee_paid only
+    rating: str | None = None  # rated only
 
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
@@ -98,6 +139,12 @@ class DossierState:
     last_event_at: datetime
     handler_code: str | None = None
     handler_name: str | None = None
+    online_level: str | None = None  # as the receipt stated it (None: not stated)
+    digitised: bool | None = None  # as the receipt stated it (None: not stated)
+    fee_paid_at: datetime | None = None  # the first fee payment
+    payment_channel: str | None = None
+    rated_at: datetime | None = None  # the latest rating
+    rating: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -141,6 +188,7 @@ def apply_event(
             due_at=deadline(calendar, t, procedure.statutory_days, 0), paused_at=None, paused_seconds=0,
             resolved_at=None, returned_at=None, closed_at=None, outcome=None, late_since=None,
             apology_at=None, last_event_at=t, handler_code=event.handler_code, handler_name=event.handler_name,
+            online_level=event.online_level, digitised=event.digitised,
         )  # fmt: skip
     changes = _changes(state, event, calendar_for)
     if event.handler_code is not None and state.is_open:
@@ -155,6 +203,10 @@ def _changes(state: DossierState, event: DossierEvent, calendar_for: CalendarFor
     kind = event.event_type
     if kind is EventType.APOLOGY_ISSUED:
         return {} if state.apology_at else {"apology_at": t}
+    if kind is EventType.FEE_PAID:
+        return {} if state.fee_paid_at else {"fee_paid_at": t, "payment_channel": event.payment_channel}
+    if kind is EventType.RATED:
+        return {"rated_at": t, "rating": event.rating}
     if kind is EventType.RETURNED:
         if state.status == "resolved":
             return {"status": "returned", "returned_at": t}
@@ -206,25 +258,50 @@ def _resolve(state: DossierState, t: datetime, calendar_for: CalendarFor) -> dic
     }  # fmt: skip
 
 
+# A fee paid online while submitting, or a rating, may be stamped before the official receipt:
+# such events wait for it instead of being dropped (other kinds need the dossier to exist).
+_MAY_PRECEDE_RECEIPT = frozenset({EventType.FEE_PAID, EventType.RATED})
+
+
 def fold(
     state: DossierState | None,
     events: Iterable[DossierEvent],
     calendar_for: CalendarFor,
     procedure_of: ProcedureLookup,
 ) -> DossierState | None:
+    waiting: list[DossierEvent] = []
     for event in sorted(events, key=lambda e: e.sort_key):
+        if state is None and event.event_type in _MAY_PRECEDE_RECEIPT:
+            waiting.append(event)
+            continue
         state = apply_event(state, event, calendar_for, procedure_of)
+        if waiting and state is not None:
+            for early in waiting:
+                state = apply_event(state, early, calendar_for, procedure_of)
+            waiting = []
     return state
 
 
 # -- rollup contributions ---------------------------------------------------------------------
 
 # (local day, province, commune or '', agency or '', sector): the agency and sector let a scope
-# such as "province X, sector Y" be answered from the rollup. migrations/009 rebuilds the same
-# rows from `dossier` in SQL: a change here needs a matching change there.
+# such as "province X, sector Y" be answered from the rollup. migrations/009 and 015 rebuild the
+# same rows from `dossier` in SQL, and ioc/indicators/history_job.py computes them per hour: a
+# change here needs a matching change there.
 RollupKey = tuple[date, str, str, str, str]
 ROLLUP_KEY = ("day", "province_code", "commune_code", "agency_code", "sector")
-ROLLUP_FIELDS = ("received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late")
+ROLLUP_FIELDS = (
+    "received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late",
+    # On the day of receipt: full-process online receipts, and online receipts that stated their
+    # service level (full or partial).
+    "received_full_online", "received_level_stated",
+    # On the day of receipt: digitised receipts, and receipts that stated whether they were.
+    "digitised", "digitised_known",
+    # On the day of the (first) fee payment; on the day of the (latest) rating.
+    "fee_payments", "fee_payments_online", "ratings", "ratings_satisfied",
+)  # fmt: skip
+_WIDTH = len(ROLLUP_FIELDS)
+_OUTCOME_SLOT = {"early": 3, "on_time": 4, "late": 5}
 
 
 def contributions(state: DossierState | None) -> dict[RollupKey, list[int]]:
@@ -234,16 +311,31 @@ def contributions(state: DossierState | None) -> dict[RollupKey, list[int]]:
         return {}
     where = (state.province_code, state.commune_code or "", state.agency_code or "", state.sector)
     received_key = (state.received_at.astimezone(LOCAL_TZ).date(), *where)
-    out = {received_key: [1, int(state.channel == Channel.ONLINE), 0, 0, 0, 0]}
+    out = {received_key: [
+        1, int(state.channel == Channel.ONLINE), 0, 0, 0, 0,
+        int(state.online_level == OnlineLevel.FULL), int(state.online_level is not None),
+        int(state.digitised is True), int(state.digitised is not None), 0, 0, 0, 0,
+    ]}  # fmt: skip
     if state.resolved_at is not None and state.outcome is not None:
-        key = (state.resolved_at.astimezone(LOCAL_TZ).date(), *where)
-        counts = out.setdefault(key, [0, 0, 0, 0, 0, 0])
+        counts = _slot(out, (state.resolved_at.astimezone(LOCAL_TZ).date(), *where))
         counts[2] += 1
         counts[_OUTCOME_SLOT[state.outcome]] += 1
+    if state.fee_paid_at is not None:
+        counts = _slot(out, (state.fee_paid_at.astimezone(LOCAL_TZ).date(), *where))
+        counts[10] += 1
+        counts[11] += int(state.payment_channel == PaymentChannel.ONLINE)
+    if state.rated_at is not None:
+        counts = _slot(out, (state.rated_at.astimezone(LOCAL_TZ).date(), *where))
+        counts[12] += 1
+        counts[13] += int(state.rating in SATISFIED_RATINGS)
     return out
 
 
-_OUTCOME_SLOT = {"early": 3, "on_time": 4, "late": 5}
+def _slot(out: dict[RollupKey, list[int]], key: RollupKey) -> list[int]:
+    counts = out.get(key)
+    if counts is None:
+        counts = out[key] = [0] * _WIDTH
+    return counts
 
 
 def rollup_delta(
@@ -255,7 +347,7 @@ def rollup_delta(
             for key, counts in contributions(state).items():
                 acc = totals.get(key)
                 if acc is None:
-                    acc = totals[key] = [0, 0, 0, 0, 0, 0]
+                    acc = totals[key] = [0] * _WIDTH
                 for i, n in enumerate(counts):
                     acc[i] += sign * n
     return {

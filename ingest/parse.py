@@ -211,6 +211,9 @@ def parse_batch(
             channel=item.channel.value if item.channel else None,
             handler_code=item.handler.code if item.handler else None,
             handler_name=item.handler.name if item.handler else None,
+            online_level=item.online_level.value if item.online_level else None, digitised=item.digitised,
+            payment_channel=item.payment_channel.value if item.payment_channel else None,
+            rating=item.rating.value if item.rating else None,
         )  # fmt: skip
         batch.accepted.append((index, event, place.converted_from))
     return batch

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from ingest.lifecycle import Channel, EventType
+from ingest.lifecycle import Channel, EventType, OnlineLevel, PaymentChannel, Rating
 from ioc.localities.resolve import LocalityRef
 
 MAX_CODE = 128
@@ -23,7 +23,7 @@ _LOCALITY_KEYS = frozenset(LOCALITY_FIELDS)
 _LOCALITY_SLOT = {name: i for i, name in enumerate(LOCALITY_FIELDS)}
 _EVENT_KEYS = frozenset(
     {"event_id", "dossier_code", "event_type", "occurred_at", "locality", "procedure", "agency", "channel",
-     "handler", "applicant"}
+     "handler", "applicant", "online_level", "digitised", "payment_channel", "rating"}
 )  # fmt: skip
 _REQUIRED = ("event_id", "dossier_code", "event_type", "occurred_at", "locality")
 _PROCEDURE_KEYS = frozenset({"code", "name", "sector", "statutory_days"})
@@ -31,6 +31,14 @@ _AGENCY_KEYS = frozenset({"code", "name"})
 _HANDLER_KEYS = frozenset({"code", "name"})
 _EVENT_TYPES = {kind.value: kind for kind in EventType}
 _CHANNELS = {channel.value: channel for channel in Channel}
+_ONLINE_LEVELS = {level.value: level for level in OnlineLevel}
+_PAYMENT_CHANNELS = {channel.value: channel for channel in PaymentChannel}
+_RATINGS = {rating.value: rating for rating in Rating}
+# The service-quality fields and the one event type each belongs to (ingest/lifecycle.py).
+_FIELD_EVENT = {
+    "online_level": EventType.RECEIVED, "digitised": EventType.RECEIVED,
+    "payment_channel": EventType.FEE_PAID, "rating": EventType.RATED,
+}  # fmt: skip
 
 
 class InvalidItem(ValueError):
@@ -72,6 +80,10 @@ class EventIn:
     agency: AgencyIn | None
     channel: Channel | None
     handler: HandlerIn | None = None
+    online_level: OnlineLevel | None = None
+    digitised: bool | None = None
+    payment_channel: PaymentChannel | None = None
+    rating: Rating | None = None
 
 
 def validate_event(raw: Any) -> EventIn:
@@ -94,6 +106,8 @@ def validate_event(raw: Any) -> EventIn:
         channel = _CHANNELS.get(raw["channel"]) if isinstance(raw["channel"], str) else None
         if channel is None:
             raise InvalidItem("invalid_field", f"channel: must be one of {', '.join(_CHANNELS)}")
+    needs_quality = event_type in _REQUIRED_QUALITY or not _QUALITY_KEYS.isdisjoint(raw)
+    quality = _quality(raw, event_type, channel) if needs_quality else _NO_QUALITY
     return EventIn(
         event_id=_text(raw["event_id"], "event_id", MAX_CODE),
         dossier_code=_text(raw["dossier_code"], "dossier_code", MAX_CODE),
@@ -104,7 +118,56 @@ def validate_event(raw: Any) -> EventIn:
         agency=_agency(raw.get("agency")),
         channel=channel,
         handler=_handler(raw.get("handler")),
+        online_level=quality[0],
+        digitised=quality[1],
+        payment_channel=quality[2],
+        rating=quality[3],
     )
+
+
+_QUALITY_KEYS = frozenset(_FIELD_EVENT)
+# A payment without its channel, a rating without its level, would count nothing: refused.
+_REQUIRED_QUALITY = {EventType.FEE_PAID: "payment_channel", EventType.RATED: "rating"}
+_Quality = tuple[OnlineLevel | None, bool | None, PaymentChannel | None, Rating | None]
+_NO_QUALITY: _Quality = (None, None, None, None)
+
+
+def _quality(raw: dict[str, Any], event_type: EventType, channel: Channel | None) -> _Quality:
+    """The optional service-quality fields: each only on its own event type, with its own values.
+    A field sent as null counts as not sent. Checked only when one is present (most events carry
+    none), so senders that never send them pay nothing."""
+    for name, kind in _FIELD_EVENT.items():
+        if raw.get(name) is not None and event_type is not kind:
+            raise InvalidItem("inconsistent_field", f"{name}: only allowed on a '{kind.value}' event")
+    required = _REQUIRED_QUALITY.get(event_type)
+    if required is not None and raw.get(required) is None:
+        raise InvalidItem("missing_field", f"{required}: required on a '{event_type.value}' event")
+    level = raw.get("online_level")
+    online_level = None
+    if level is not None:
+        online_level = _ONLINE_LEVELS.get(level) if isinstance(level, str) else None
+        if online_level is None:
+            raise InvalidItem("invalid_field", f"online_level: must be one of {', '.join(_ONLINE_LEVELS)}")
+        if channel is not Channel.ONLINE:
+            raise InvalidItem(
+                "inconsistent_field", "online_level: only an online dossier (channel 'online') has a service level"
+            )
+    digitised = raw.get("digitised")
+    if digitised is not None and type(digitised) is not bool:
+        raise InvalidItem("invalid_field", "digitised: must be true or false")
+    paid = raw.get("payment_channel")
+    payment_channel = None
+    if paid is not None:
+        payment_channel = _PAYMENT_CHANNELS.get(paid) if isinstance(paid, str) else None
+        if payment_channel is None:
+            raise InvalidItem("invalid_field", f"payment_channel: must be one of {', '.join(_PAYMENT_CHANNELS)}")
+    given = raw.get("rating")
+    rating = None
+    if given is not None:
+        rating = _RATINGS.get(given) if isinstance(given, str) else None
+        if rating is None:
+            raise InvalidItem("invalid_field", f"rating: must be one of {', '.join(_RATINGS)}")
+    return online_level, digitised, payment_channel, rating
 
 
 def _no_unknown_keys(value: dict[str, Any], allowed: frozenset[str], where: str) -> None:

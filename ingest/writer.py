@@ -56,9 +56,11 @@ WHERE agency.name IS DISTINCT FROM EXCLUDED.name
 EVENT_COLUMNS = (
     "occurred_at", "dossier_code", "event_type", "source_id", "event_id", "ingested_at",
     "province_code", "commune_code", "agency_code", "procedure_code", "channel", "handler_code", "handler_name",
+    "online_level", "digitised", "payment_channel", "rating",
 )  # fmt: skip
 COPY_EVENTS = f"COPY dossier_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-EVENT_TYPES = ["timestamptz", "text", "text", "text", "text", "timestamptz", *("text" for _ in range(7))]
+EVENT_TYPES = ["timestamptz", "text", "text", "text", "text", "timestamptz", *("text" for _ in range(8)), "bool",
+               "text", "text"]  # fmt: skip
 STATE_COLUMNS = tuple(f.name for f in fields(DossierState))
 _state_row = attrgetter(*STATE_COLUMNS)  # a C-level getter: it runs once per changed dossier
 # Two batches touching the same dossier must fold one after the other, also when the dossier has
@@ -75,12 +77,13 @@ INSERT_ORPHANS = "INSERT INTO dossier_orphan (dossier_code) SELECT unnest(%s::te
 DELETE_ORPHANS = "DELETE FROM dossier_orphan WHERE dossier_code = ANY(%s)"
 SELECT_HISTORY = """
 SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code, commune_code,
-       agency_code, procedure_code, channel, handler_code, handler_name
+       agency_code, procedure_code, channel, handler_code, handler_name, online_level, digitised,
+       payment_channel, rating
 FROM dossier_event WHERE dossier_code = ANY(%s)
 """
 PREPARE_STAGING = "SELECT ioc_prepare_staging()"
 _STATE_TYPES = {
-    "statutory_days": "int4", "paused_seconds": "int8",
+    "statutory_days": "int4", "paused_seconds": "int8", "digitised": "bool",
     **{n: "timestamptz" for n in STATE_COLUMNS if n.endswith("_at") or n in ("late_since",)},
 }  # fmt: skip
 STATE_TYPES = [_STATE_TYPES.get(n, "text") for n in STATE_COLUMNS]
@@ -300,5 +303,5 @@ async def copy_events(conn: Conn, events: Sequence[DossierEvent], ingested_at: d
             await copy.write_row((
                 e.occurred_at, e.dossier_code, e.event_type.value, e.source_id, e.event_id, ingested_at,
                 e.province_code, e.commune_code, e.agency_code, e.procedure_code, e.channel, e.handler_code,
-                e.handler_name,
+                e.handler_name, e.online_level, e.digitised, e.payment_channel, e.rating,
             ))  # fmt: skip

@@ -14,15 +14,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from alerts.scheduler import start_alert_scheduler
-from alerts.shell import AlertEngine
+from alerts.service import AlertService
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
 from ioc.api.access import configure_access, secure_app
 from ioc.api.admin import admin_router
+from ioc.api.alert_rules import alert_rules_router
+from ioc.api.alertmanager import alertmanager_router
 from ioc.api.alerts import alerts_router
 from ioc.api.auth import auth_router
 from ioc.api.calendar import calendar_router
+from ioc.api.deliveries import deliveries_router
 from ioc.api.deps import AppState
 from ioc.api.dossiers import dossiers_router
 from ioc.api.frontend import frontend_router
@@ -31,10 +33,14 @@ from ioc.api.imports import imports_router
 from ioc.api.indicators import indicators_router
 from ioc.api.ingest import IngestContext, ingest_router
 from ioc.api.live import live_router
+from ioc.api.notification_config import notification_config_router
 from ioc.api.ops import ops_router
 from ioc.api.payout import payout_router
+from ioc.api.push import push_router
 from ioc.api.reports import reports_router
+from ioc.api.silences import silences_router
 from ioc.api.status import status_router
+from ioc.api.subscriptions import subscriptions_router
 from ioc.db.pool import make_pool
 from ioc.live.feed import LiveFeed
 from ioc.localities.catalogue import load_catalogue
@@ -84,15 +90,15 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         # After uvicorn has set up its loggers: no credential reaches a log line.
         install_redaction()
         tasks = [asyncio.create_task(coro) for coro in (feed.listen(), feed.refresh_loop())]
-        scheduler = None
+        service = None
         if run_alerts:
-            engine = AlertEngine(calendars.calendar_for(""), metrics)
-            scheduler = start_alert_scheduler(pool, engine, settings.alert_interval_seconds, settings.retention_days)
+            service = AlertService(pool, database_url, settings, calendars.calendar_for(""), metrics)
+            await service.start()
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
+            if service is not None:
+                await _bounded(service.stop(), "the alert service")
             # Each step is bounded: a stop (Ctrl-C, SIGTERM, docker stop) must end the process even
             # if a job or a client holds on; what did not finish in time is logged and left.
             await _bounded(feed.close(), "the live views")
@@ -118,6 +124,13 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
     app.include_router(status_router())
     app.include_router(indicators_router())
     app.include_router(alerts_router())
+    app.include_router(silences_router())
+    app.include_router(notification_config_router())
+    app.include_router(subscriptions_router())
+    app.include_router(push_router(vapid_key_file=settings.vapid_key_path))
+    app.include_router(alert_rules_router())
+    app.include_router(deliveries_router())
+    app.include_router(alertmanager_router())
     app.include_router(dossiers_router())
     app.include_router(reports_router())
     app.include_router(calendar_router())

@@ -150,8 +150,7 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
-    from alerts.scheduler import start_alert_scheduler
-    from alerts.shell import AlertEngine
+    from alerts.service import AlertService
     from ingest.reference import CalendarStore
     from ioc.db.pool import make_pool
     from ioc.metrics import Metrics
@@ -165,19 +164,17 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
             calendars = CalendarStore()
             async with pool.connection() as conn:
                 await calendars.refresh_if_stale(conn)
-            scheduler = start_alert_scheduler(
-                pool,
-                AlertEngine(calendars.calendar_for(""), Metrics()),
-                settings.alert_interval_seconds,
-                settings.retention_days,
-            )
+            service = AlertService(pool, url, settings, calendars.calendar_for(""), Metrics())
+            await service.start()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            log.info("alert engine running every %.0f s", settings.alert_interval_seconds)
+            log.info(
+                "alert service running; rules evaluated on new data and every %.0f s", settings.alert_interval_seconds
+            )
             await stop.wait()
-            scheduler.shutdown(wait=False)
+            await service.stop()
             await pool.close()
 
         asyncio.run(main())

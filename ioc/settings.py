@@ -34,7 +34,33 @@ class Settings(BaseSettings):
     # How often a healthy dossier feed is expected to deliver, for the freshness badge.
     dossier_feed_expected_seconds: int = 300
 
+    # Alerting. Rules are evaluated at once when data arrives, and at least this often.
     alert_interval_seconds: float = 15.0
+    # Rules, routes, escalation policies and inhibit rules loaded (and validated) at start; entries
+    # edited through the API are not overwritten by the files.
+    alert_rules_file: Path | None = PROJECT_ROOT / "alerts" / "rulebook" / "default_rules.yaml"
+    notify_file: Path | None = PROJECT_ROOT / "alerts" / "notify" / "default_notify.yaml"
+    # How often notifications are planned (group wait / interval / repeat, escalation, silences).
+    notify_interval_seconds: float = 1.0
+    notify_reminder_lead_minutes: int = 30
+    notify_resolved_lookback_hours: int = 48
+    # Delivery channels; a channel whose settings are empty is not started.
+    public_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "IOC <ioc@localhost>"
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    telegram_base_url: str = "https://api.telegram.org"
+    telegram_token: str = ""
+    zalo_base_url: str = "https://openapi.zalo.me"
+    zalo_access_token: str = ""
+    # Web Push: the VAPID key pair (created on first use; default <data_dir>/vapid-private.pem).
+    # The API (which hands out the public key) and the alerts process must share this file.
+    vapid_private_key_file: Path | None = None
+    vapid_subject: str = "mailto:ioc@localhost"
     live_coalesce_seconds: float = 0.25
     dashboard_window_days: int = 30
     retention_days: int = 3 * 365
@@ -81,12 +107,19 @@ class Settings(BaseSettings):
         "oidc_audience",
         "oidc_jwks_url",
         "oidc_jwks_file",
+        "vapid_private_key_file",
+        "alert_rules_file",
+        "notify_file",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # docker-compose passes unset optional variables as empty strings.
         return None if value == "" else value
+
+    @property
+    def vapid_key_path(self) -> Path:
+        return self.vapid_private_key_file or self.data_dir / "vapid-private.pem"
 
     def require_database_url(self) -> str:
         if not self.database_url:

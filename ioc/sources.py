@@ -18,7 +18,8 @@ from ioc.auth.credentials import digest, new_credential
 from ioc.auth.scope import Scope
 from ioc.db.pool import Conn
 
-STREAMS = ("dossier", "payout", "id_issuance")
+# "alerts": alerts posted in Alertmanager's format (POST /api/v2/alerts) by an existing Prometheus.
+STREAMS = ("dossier", "payout", "id_issuance", "alerts")
 
 SOURCE_COLUMNS = "s.id, s.name, s.streams, s.scope, s.created_at, s.revoked_at"
 SELECT_SOURCE_BY_KEY = f"""

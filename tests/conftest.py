@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -132,15 +133,20 @@ def _live_server(pg_server: EmbeddedPostgres) -> Iterator[LiveServer]:
 
 
 @contextlib.contextmanager
-def running_app(url: str) -> Iterator[LiveServer]:
-    """The real app on a free port over the database at `url`, with a registered source key."""
+def running_app(url: str, *, run_alerts: bool = False, **overrides: Any) -> Iterator[LiveServer]:
+    """The real app on a free port over the database at `url`, with a registered source key.
+
+    ``run_alerts`` also runs the alert service (rules, notifications, delivery) in the process;
+    ``overrides`` are extra settings (SMTP host, intervals...).
+    """
     key = register_source(url, "test-source", "Nguồn thử nghiệm")
     admin_token = user_token(url, f"admin-{next(_names)}", "admin")
-    settings = Settings(
-        database_url=url, port=free_port(), live_coalesce_seconds=0.1, max_batch_items=500,
-        max_body_bytes=512 * 1024,
-    )  # fmt: skip
-    server, thread = serve_in_thread(settings, url)
+    vapid = Path(tempfile.mkdtemp(prefix="ioc-vapid-")) / "vapid-private.pem"
+    settings = Settings(**{
+        "database_url": url, "port": free_port(), "live_coalesce_seconds": 0.1, "max_batch_items": 500,
+        "max_body_bytes": 512 * 1024, "vapid_private_key_file": vapid, **overrides,
+    })  # fmt: skip
+    server, thread = serve_in_thread(settings, url, run_alerts=run_alerts)
     base = f"http://127.0.0.1:{settings.port}"
     try:
         yield LiveServer(base, base.replace("http", "ws") + "/ws", url, key, settings, admin_token)

@@ -228,6 +228,13 @@
       if (province) meta.appendChild(el("span", "alert-place", province.short_name));
       meta.appendChild(el("span", "alert-age", F.timeSince(new Date(alertTime(a)), now)));
       li.appendChild(meta);
+      // People act on alerts from the console (alert_actions.js): acknowledge, assign, snooze, close, history.
+      if (window.IocAlertActions && window.IocAlertActions.canAct(state.identity)) {
+        window.IocAlertActions.decorate(li, a, (body) => {
+          if (body && body.alert) state.alerts[a.id] = body.alert;
+          scheduleRender();
+        });
+      }
       return li;
     });
     if (items.length === 0) items.push(el("li", "alert-empty", "Không có cảnh báo."));

@@ -45,6 +45,8 @@ EVENT_TYPES = (
     "rejected",
     "withdrawn",
     "apology_issued",
+    "fee_paid",
+    "rated",
 )
 CHANNELS = ("online", "direct", "postal")
 Event = dict[str, Any]
@@ -70,6 +72,18 @@ class SimulatorSettings:
     unreturned_share: float = 0.08  # resolved, result not yet handed over
     postal_share: float = 0.03
     max_late_working_days: float = 12.0  # long tail, so late dossiers are still open at `now`
+    # Service quality (migrations/015). The brief gives targets, not measured shares, for most:
+    # 100 % of re-usable results digitised (Bình Dương), satisfaction above 85 % in 2023 and 95 % by
+    # 2025, with Bình Dương's survey at 88.84 % (2022) and its 766 satisfaction score 17/18 (94 %).
+    # The rest are plausible assumptions, stated here: change them freely.
+    full_online_share_of_online: float = 0.55  # online receipts through a full-process (toàn trình) service
+    digitised_share: float = 0.85  # receipts whose components were digitised (số hóa)
+    fee_share: float = 0.40  # dossiers whose procedure charges a fee or charge (phí, lệ phí)
+    online_payment_share_of_online: float = 0.80  # fees of online dossiers paid online
+    online_payment_share_of_desk: float = 0.15  # fees of direct / postal dossiers paid online (QR, transfer)
+    rated_share: float = 0.35  # resolved dossiers whose applicant rated the service
+    very_satisfied_share_of_rated: float = 0.55
+    satisfied_share_of_rated: float = 0.35  # very satisfied + satisfied = 90 %
     # Faults to exercise idempotency and ordering on the server; off by default.
     out_of_order_share: float = 0.0
     duplicate_share: float = 0.0
@@ -167,6 +181,9 @@ class DossierSimulator:
             raise ValueError("now must be timezone-aware")
         self._settings = settings
         self._rng = random.Random(settings.seed)
+        # Quality fields draw from their own generator, so the lifecycle stream of a seed is the same
+        # as before they existed (tests and demos pin it).
+        self._quality_rng = random.Random(f"quality-{settings.seed}")
         self._clock = now - settings.backfill
         self._provinces = provinces or load_provinces()
         self._province_cum = list(
@@ -243,7 +260,8 @@ class DossierSimulator:
             self._channel(procedure, received),
         )
         context = dossier.context()
-        self._schedule(received, "received", context)
+        self._schedule(received, "received", context, self._receipt_quality(dossier.channel))
+        self._plan_payment(received, dossier.channel, context)
 
         deadline = add_working_days(received, procedure.statutory_days)
         allowed = deadline - received
@@ -276,9 +294,42 @@ class DossierSimulator:
             resolved = work_from + (deadline - work_from) * rng.uniform(0.05, 0.98)
         resolved = max(resolved, work_from + timedelta(minutes=10))
         self._schedule(resolved, "resolved", context)
+        self._plan_rating(resolved, context)
         if rng.random() >= settings.unreturned_share:
             handed_over = resolved + timedelta(hours=rng.uniform(0.5, 40))
             self._schedule(handed_over, "returned", context)
+
+    def _receipt_quality(self, channel: str) -> Event:
+        rng, settings = self._quality_rng, self._settings
+        quality: Event = {"digitised": rng.random() < settings.digitised_share}
+        if channel == "online":
+            quality["online_level"] = "full" if rng.random() < settings.full_online_share_of_online else "partial"
+        return quality
+
+    def _plan_payment(self, received: datetime, channel: str, context: Event) -> None:
+        rng, settings = self._quality_rng, self._settings
+        if rng.random() >= settings.fee_share:
+            return
+        share = (
+            settings.online_payment_share_of_online if channel == "online" else settings.online_payment_share_of_desk
+        )
+        paid_online = rng.random() < share
+        # Paid while submitting (online), or at the desk within the hour of receipt.
+        paid = received + timedelta(minutes=rng.uniform(1, 10) if paid_online else rng.uniform(5, 60))
+        self._schedule(paid, "fee_paid", context, {"payment_channel": "online" if paid_online else "offline"})
+
+    def _plan_rating(self, resolved: datetime, context: Event) -> None:
+        rng, settings = self._quality_rng, self._settings
+        if rng.random() >= settings.rated_share:
+            return
+        draw = rng.random()
+        if draw < settings.very_satisfied_share_of_rated:
+            rating = "very_satisfied"
+        elif draw < settings.very_satisfied_share_of_rated + settings.satisfied_share_of_rated:
+            rating = "satisfied"
+        else:
+            rating = "dissatisfied"
+        self._schedule(resolved + timedelta(hours=rng.uniform(0.5, 48)), "rated", context, {"rating": rating})
 
     def _channel(self, procedure: Procedure, received: datetime) -> str:
         if not _office_open(received):
@@ -298,12 +349,13 @@ class DossierSimulator:
         procedure_number = PROCEDURES.index(procedure) + 1
         return f"H{province.code}.{procedure_number:02d}-{day}-{serial:04d}{self._code_suffix}"
 
-    def _schedule(self, moment: datetime, event_type: str, context: Event) -> None:
+    def _schedule(self, moment: datetime, event_type: str, context: Event, extra: Event | None = None) -> None:
         event = {
             "event_id": f"{self._id_prefix}-{next(self._event_serial):09d}",
             "event_type": event_type,
             "occurred_at": moment.astimezone(LOCAL_TZ).isoformat(timespec="seconds"),
             **context,
+            **(extra or {}),
         }
         heapq.heappush(self._scheduled, (moment, next(self._serial), event))
 

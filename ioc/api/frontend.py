@@ -22,6 +22,9 @@ PROVINCES_GEOJSON_PATH = "/api/v1/map/provinces.geojson"
 MAP_SPEC_PATH = "/api/v1/map/spec"
 LOGIN_PAGE = "/login"
 DISPLAY_PAGE = "/display"
+PHONE_PAGE = "/phone"
+SERVICE_WORKER = "/sw.js"
+MANIFEST = "/manifest.webmanifest"
 
 # The only files /vendor serves: deck.gl's plain-script bundles, installed by `npm ci` at set-up.
 VENDOR_FILES: dict[str, str] = {
@@ -105,7 +108,8 @@ def _page(path: Path) -> FileResponse:
 
 
 def frontend_router(*, boundary_file: Path | None, frontend_dir: Path) -> APIRouter:
-    """`/`, `/login`, `/display`, `/static/...`, `/vendor/...` and the map endpoints under `/api/v1/map/`."""
+    """`/`, `/login`, `/display`, `/phone` (+ `/sw.js`, `/manifest.webmanifest`), `/static/...`,
+    `/vendor/...` and the map endpoints under `/api/v1/map/`."""
     # Public: the page shells, their scripts and the country's geography hold no operational data;
     # the dashboard asks who is signed in (and sends strangers to /login) before it opens the live feed.
     router = APIRouter(dependencies=[guard(PUBLIC)])
@@ -122,6 +126,23 @@ def frontend_router(*, boundary_file: Path | None, frontend_dir: Path) -> APIRou
     def display_page() -> Response:
         """A wall screen pastes its display token here once (POST /api/v1/auth/display)."""
         return _page(frontend_dir / "display.html")
+
+    @router.get(PHONE_PAGE, response_class=HTMLResponse, include_in_schema=False)
+    def phone_page() -> Response:
+        """The phone page (a PWA): one's alerts, acknowledge with one tap, turn on notifications."""
+        return _page(frontend_dir / "phone.html")
+
+    @router.get(SERVICE_WORKER, include_in_schema=False)
+    def service_worker() -> Response:
+        # Served from the root so its scope covers /phone and the notification's links; the
+        # header says so explicitly, and no-cache lets a new version replace it on the next visit.
+        return FileResponse(frontend_dir / "sw.js", media_type="text/javascript",
+                            headers={"Cache-Control": _REVALIDATE, "Service-Worker-Allowed": "/"})  # fmt: skip
+
+    @router.get(MANIFEST, include_in_schema=False)
+    def web_manifest() -> Response:
+        return FileResponse(frontend_dir / "manifest.webmanifest", media_type="application/manifest+json",
+                            headers={"Cache-Control": _REVALIDATE})  # fmt: skip
 
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard_page() -> Response:

@@ -16,10 +16,13 @@ How components behave over time (`Indicator.temporal`):
 - ``state`` — ratios of cumulative figures as reported at an instant (a payout cycle's progress,
   cards issued to date). A period's value is the state as of its last day.
 
-Data the streams do not carry yet. The dossier stream has no field for a full-process online
-(toàn trình) service, for digitised dossiers, for online fee payment or for satisfaction ratings.
-Those four indicators are defined here with the components they need, and every value is None
-until a source sends them: nothing is estimated or invented.
+Service quality (full-process online, digitisation, online payment, satisfaction) comes from
+optional fields of the dossier stream (ingest/lifecycle.py, migrations/015): a receipt may state
+its online service level and whether it was digitised, a `fee_paid` event its payment channel, a
+`rated` event the citizen's rating. Senders need not send them, and what was not stated is never
+guessed: the two receipt-based rates divide by the receipts whose level (or digitisation) is known
+— a direct or postal receipt has no online service, so its level is known — and payments and
+ratings divide by the payments and ratings received. With nothing stated the value is None.
 
 Pure: no I/O. The README's indicator table is rendered from `INDICATORS` (`readme_table`).
 """
@@ -40,11 +43,13 @@ Formula = Callable[[Components], float | None]
 # -- component names ------------------------------------------------------------------------------
 
 # Dossier flows, by local day (dossier_daily, dossier_hourly): a receipt counts on the day of
-# received_at, a resolution (with its outcome) on the day of resolved_at.
-DOSSIER_FLOWS = ("received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late")
-# Dossier flows no source sends yet (see the module note): always None today.
-DOSSIER_FLOWS_NOT_INGESTED = (
-    "received_full_online", "digitised", "fee_payments", "fee_payments_online", "ratings", "ratings_satisfied",
+# received_at (with its service level and digitisation, when stated), a resolution (with its
+# outcome) on the day of resolved_at, a dossier's first fee payment on its day, its latest rating
+# on its day. Each dossier counts once in each (ingest/lifecycle.py ROLLUP_FIELDS, the same order).
+DOSSIER_FLOWS = (
+    "received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late",
+    "received_full_online", "received_level_stated", "digitised", "digitised_known",
+    "fee_payments", "fee_payments_online", "ratings", "ratings_satisfied",
 )  # fmt: skip
 # Dossier stocks at an instant t (partial indexes on `dossier`; hourly snapshots for history).
 DOSSIER_STOCKS = ("overdue", "late_without_apology")
@@ -106,7 +111,8 @@ class Indicator:
     counts_en: str
     # A default target or threshold from the brief, when it gives one (ratios as 0–1).
     target: float | None = None
-    # False while no source sends the components (the value is then always None).
+    # False while no source sends the components (the value is then always None). Every
+    # indicator is fed today; the flag stays in the API for definitions added ahead of their data.
     ingested: bool = True
 
     def value(self, components: Components) -> float | None:
@@ -135,6 +141,18 @@ def _sum(*names: str) -> Callable[[Components], float | None]:
         return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
     return total
+
+
+def _full_online_share(c: Components) -> float | None:
+    """Full-process receipts / receipts whose service level is known: the direct and postal ones
+    (no online service at all) and the online ones that stated full or partial. An online receipt
+    that stated nothing is left out, not guessed; with no level stated at all there is no value
+    (a source that never sends levels must not read as 0 % full-process)."""
+    full, stated, received, online = (c.get(n) for n in (
+        "received_full_online", "received_level_stated", "received", "received_online"))  # fmt: skip
+    if full is None or stated is None or received is None or online is None or stated <= 0:
+        return None
+    return ratio(full, received - online + stated)
 
 
 _DOSSIER_FLOW_WINDOW_VI = "trong kỳ (trực tiếp: 30 ngày gần nhất, hôm nay tính cả)"
@@ -166,35 +184,40 @@ _LIST: tuple[Indicator, ...] = (
     ),
     Indicator(
         "full_online_share", "Tỷ lệ hồ sơ trực tuyến toàn trình", "Full-process online share", "dossier", "ratio",
-        "higher", "flow", ("received_full_online", "received"), _ratio(_c("received_full_online"), "received"),
-        "hồ sơ nộp qua dịch vụ trực tuyến toàn trình / hồ sơ tiếp nhận, theo ngày tiếp nhận. Chưa có dữ liệu: "
-        "luồng hồ sơ chưa cho biết dịch vụ toàn trình hay một phần",
-        "dossiers submitted through a full-process online service / dossiers received, by day of receipt. "
-        "No data yet: the dossier stream does not say whether a service is full-process or partial",
-        ingested=False,
+        "higher", "flow", ("received_full_online", "received_level_stated", "received", "received_online"),
+        _full_online_share,
+        "hồ sơ nộp qua dịch vụ công trực tuyến toàn trình / hồ sơ tiếp nhận đã biết mức độ dịch vụ (hồ sơ trực "
+        "tiếp, bưu chính, và hồ sơ trực tuyến có ghi toàn trình hay một phần; không hồ sơ nào ghi thì không tính), "
+        "theo ngày tiếp nhận, " + _DOSSIER_FLOW_WINDOW_VI,
+        "dossiers submitted through a full-process online service / dossiers received whose service level is known "
+        "(direct and postal ones, and online ones that stated full or partial; no value when none stated it), by "
+        "local day of receipt, " + _DOSSIER_FLOW_WINDOW_EN,
     ),
     Indicator(
         "digitisation_rate", "Tỷ lệ số hóa hồ sơ", "Digitisation rate", "dossier", "ratio", "higher",
-        "flow", ("digitised", "received"), _ratio(_c("digitised"), "received"),
-        "hồ sơ được số hóa thành phần và kết quả / hồ sơ tiếp nhận. Chưa có dữ liệu: luồng hồ sơ chưa có trường số hóa",
-        "dossiers with digitised components and results / dossiers received. No data yet: no such field is sent",
-        target=1.0, ingested=False,
+        "flow", ("digitised", "digitised_known"), _ratio(_c("digitised"), "digitised_known"),
+        "hồ sơ được số hóa thành phần khi tiếp nhận / hồ sơ tiếp nhận có ghi số hóa hay không, theo ngày tiếp nhận, "
+        + _DOSSIER_FLOW_WINDOW_VI,
+        "dossiers whose components were digitised at receipt / dossiers received that stated whether they were, "
+        "by local day of receipt, " + _DOSSIER_FLOW_WINDOW_EN,
+        target=1.0,
     ),
     Indicator(
         "online_payment_share", "Tỷ lệ thanh toán trực tuyến", "Online payment share", "dossier", "ratio", "higher",
         "flow", ("fee_payments_online", "fee_payments"), _ratio(_c("fee_payments_online"), "fee_payments"),
-        "lượt nộp phí, lệ phí trực tuyến / lượt nộp phí, lệ phí. Chưa có dữ liệu: luồng hồ sơ chưa có trường "
-        "thanh toán",
-        "fee payments made online / fee payments. No data yet: the dossier stream carries no payment field",
-        ingested=False,
+        "hồ sơ nộp phí, lệ phí trực tuyến / hồ sơ đã nộp phí, lệ phí (mỗi hồ sơ một lần, lần nộp đầu), theo ngày "
+        "nộp, " + _DOSSIER_FLOW_WINDOW_VI,
+        "dossiers whose fee was paid online / dossiers whose fee was paid (once per dossier, the first payment), "
+        "by local day of payment, " + _DOSSIER_FLOW_WINDOW_EN,
     ),
     Indicator(
         "satisfaction_rate", "Tỷ lệ hài lòng", "Satisfaction rate", "dossier", "ratio", "higher",
         "flow", ("ratings_satisfied", "ratings"), _ratio(_c("ratings_satisfied"), "ratings"),
-        "lượt đánh giá hài lòng / lượt đánh giá (Quyết định 766, đánh giá theo thời gian thực). Chưa có dữ liệu: "
-        "chưa có nguồn đánh giá nào được tích hợp",
-        "satisfied ratings / ratings (Decision 766 real-time evaluation). No data yet: no rating source is ingested",
-        target=0.85, ingested=False,
+        "đánh giá rất hài lòng hoặc hài lòng / lượt đánh giá (Quyết định 766, đánh giá theo thời gian thực; mỗi "
+        "hồ sơ một lượt, lần đánh giá sau cùng), theo ngày đánh giá, " + _DOSSIER_FLOW_WINDOW_VI,
+        "very satisfied or satisfied ratings / ratings (Decision 766 real-time evaluation; one per dossier, the "
+        "latest), by local day of rating, " + _DOSSIER_FLOW_WINDOW_EN,
+        target=0.85,
     ),
     Indicator(
         "late_without_apology_count", "Hồ sơ trễ hạn chưa có thư xin lỗi", "Late dossiers without an apology",

@@ -41,8 +41,18 @@ CHUNK_ROWS = 500_000
 HOURLY_RETENTION = timedelta(days=93)  # hour buckets reach this far back; day buckets and up, as far as events
 INTERVAL_SECONDS = 60
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-COUNTS = ("received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late")
+# The flow counts, in the order of ingest/lifecycle.py ROLLUP_FIELDS (which they mirror per hour).
+COUNTS = (
+    "received", "received_online", "resolved", "resolved_early", "resolved_on_time", "resolved_late",
+    "received_full_online", "received_level_stated", "digitised", "digitised_known", "fee_payments",
+    "fee_payments_online", "ratings", "ratings_satisfied",
+)  # fmt: skip
 _CAGGS = ("dossier_hourly", "dossier_daily_commune", "dossier_daily_province")
+# Set by migrations/015 (TimescaleDB): its remade aggregates are materialised in full once.
+FULL_REFRESH_FLAG = "dossier_history_full_refresh"
+SELECT_FULL_REFRESH = "SELECT 1 FROM indicator_job_state WHERE name = %s"
+DELETE_FULL_REFRESH = "DELETE FROM indicator_job_state WHERE name = %s"
+REFRESH_CAGG_ALL = "CALL refresh_continuous_aggregate(%s, NULL::timestamptz, NULL::timestamptz)"
 
 # Room to hash-aggregate a chunk's differences in memory rather than sort them on disk.
 WORK_MEM = "SET LOCAL work_mem = '128MB'"
@@ -56,58 +66,94 @@ SELECT coalesce(
     (SELECT updated_at FROM dossier WHERE updated_at > %(since)s ORDER BY updated_at OFFSET %(rows)s LIMIT 1),
     (SELECT max(updated_at) FROM dossier WHERE updated_at > %(since)s))
 """
+# What a dossier contributes, as the ledger records it: where, the hours and what was counted.
+_LEDGER = ("province_code", "commune_code", "agency_code", "sector", "received_hour", "online", "resolved_hour",
+           "outcome", "online_level", "digitised", "paid_hour", "payment_channel", "rated_hour", "rating")  # fmt: skip
+_OLD = {"province_code": "old_province", "commune_code": "old_commune", "agency_code": "old_agency",
+        "sector": "old_sector"}  # fmt: skip
+_OLD_NAMES = [_OLD.get(c, f"old_{c}") for c in _LEDGER]
 # The dossiers changed in (since − overlap, upto] whose contributions differ from the ledger's,
 # with their old contributions (NULL for a dossier new to the rollups).
-STAGE_CHANGED = """
+STAGE_CHANGED = f"""
 CREATE TEMP TABLE history_changed ON COMMIT DROP AS
-SELECT c.*, l.province_code AS old_province, l.commune_code AS old_commune, l.agency_code AS old_agency,
-       l.sector AS old_sector, l.received_hour AS old_received_hour, l.online AS old_online,
-       l.resolved_hour AS old_resolved_hour, l.outcome AS old_outcome
+SELECT c.*, {", ".join(f"l.{c} AS {o}" for c, o in zip(_LEDGER, _OLD_NAMES, strict=True))}
 FROM (
     SELECT d.code, d.province_code, coalesce(d.commune_code, '') AS commune_code,
            coalesce(d.agency_code, '') AS agency_code, d.sector,
            date_trunc('hour', d.received_at) AS received_hour, d.channel = 'online' AS online,
            CASE WHEN d.resolved_at IS NOT NULL AND d.outcome IS NOT NULL
                 THEN date_trunc('hour', d.resolved_at) END AS resolved_hour,
-           CASE WHEN d.resolved_at IS NOT NULL THEN d.outcome END AS outcome
+           CASE WHEN d.resolved_at IS NOT NULL THEN d.outcome END AS outcome,
+           d.online_level, d.digitised, date_trunc('hour', d.fee_paid_at) AS paid_hour, d.payment_channel,
+           date_trunc('hour', d.rated_at) AS rated_hour, d.rating
     FROM dossier d
     WHERE d.updated_at > %(since)s AND d.updated_at <= %(upto)s
 ) c
 LEFT JOIN dossier_hour_ledger l ON l.code = c.code
 WHERE l.code IS NULL
-   OR (c.province_code, c.commune_code, c.agency_code, c.sector, c.received_hour, c.online, c.resolved_hour,
-       c.outcome)
+   OR ({", ".join(f"c.{c}" for c in _LEDGER)})
       IS DISTINCT FROM
-      (l.province_code, l.commune_code, l.agency_code, l.sector, l.received_hour, l.online, l.resolved_hour,
-       l.outcome)
+      ({", ".join(f"l.{c}" for c in _LEDGER)})
 """
+
+
+def _part(old: bool) -> str:
+    """A dossier's contributions (ingest/lifecycle.py `contributions`, per hour) as rows of
+    (province, hour, commune, agency, sector, COUNTS...): its own with old=False, and the ledger's,
+    negated, with old=True."""
+
+    def col(name: str) -> str:
+        return _OLD.get(name, f"old_{name}") if old else name
+
+    sign = "-" if old else ""
+    present = f" AND {col('province_code')} IS NOT NULL" if old else ""
+
+    def row(hour: str, counts: dict[str, str]) -> str:
+        values = ", ".join(f"{sign}({counts[c]})::int" if c in counts else "0" for c in COUNTS)
+        return (
+            f"SELECT {col('province_code')}, {col(hour)}, {col('commune_code')}, {col('agency_code')}, "
+            f"{col('sector')}, {values}\n    FROM history_changed WHERE {col(hour)} IS NOT NULL{present}"
+        )
+
+    online, level, digitised, outcome = col("online"), col("online_level"), col("digitised"), col("outcome")
+    return "\n    UNION ALL\n    ".join([
+        row("received_hour", {
+            "received": "1", "received_online": f"{online}::int",
+            "received_full_online": f"coalesce({level} = 'full', false)::int",
+            "received_level_stated": f"({level} IS NOT NULL)::int",
+            "digitised": f"coalesce({digitised}, false)::int", "digitised_known": f"({digitised} IS NOT NULL)::int",
+        }),
+        row("resolved_hour", {
+            "resolved": "1", "resolved_early": f"({outcome} = 'early')::int",
+            "resolved_on_time": f"({outcome} = 'on_time')::int", "resolved_late": f"({outcome} = 'late')::int",
+        }),
+        row("paid_hour", {
+            "fee_payments": "1", "fee_payments_online": f"coalesce({col('payment_channel')} = 'online', false)::int",
+        }),
+        row("rated_hour", {
+            "ratings": "1",
+            "ratings_satisfied": f"coalesce({col('rating')} IN ('very_satisfied', 'satisfied'), false)::int",
+        }),
+    ])  # fmt: skip
+
+
 # New contributions in, old ones out, summed per hour and key; nothing left where they cancel.
-STAGE_DELTA = """
+STAGE_DELTA = f"""
 CREATE TEMP TABLE history_delta ON COMMIT DROP AS
 SELECT province_code, hour_start, commune_code, agency_code, sector,
-       sum(received)::int AS received, sum(received_online)::int AS received_online,
-       sum(resolved)::int AS resolved, sum(resolved_early)::int AS resolved_early,
-       sum(resolved_on_time)::int AS resolved_on_time, sum(resolved_late)::int AS resolved_late
+       {", ".join(f"sum({c})::int AS {c}" for c in COUNTS)}
 FROM (
+    -- (names the columns of the union)
     SELECT province_code, received_hour AS hour_start, commune_code, agency_code, sector,
-           1 AS received, online::int AS received_online, 0 AS resolved, 0 AS resolved_early,
-           0 AS resolved_on_time, 0 AS resolved_late
-    FROM history_changed
+           {", ".join(f"0 AS {c}" for c in COUNTS)}
+    FROM history_changed WHERE false
     UNION ALL
-    SELECT province_code, resolved_hour, commune_code, agency_code, sector, 0, 0, 1,
-           (outcome = 'early')::int, (outcome = 'on_time')::int, (outcome = 'late')::int
-    FROM history_changed WHERE resolved_hour IS NOT NULL
+    {_part(False)}
     UNION ALL
-    SELECT old_province, old_received_hour, old_commune, old_agency, old_sector, -1, -(old_online::int), 0, 0, 0, 0
-    FROM history_changed WHERE old_province IS NOT NULL
-    UNION ALL
-    SELECT old_province, old_resolved_hour, old_commune, old_agency, old_sector, 0, 0, -1,
-           -(old_outcome = 'early')::int, -(old_outcome = 'on_time')::int, -(old_outcome = 'late')::int
-    FROM history_changed WHERE old_province IS NOT NULL AND old_resolved_hour IS NOT NULL
+    {_part(True)}
 ) parts
 GROUP BY province_code, hour_start, commune_code, agency_code, sector
-HAVING sum(received) <> 0 OR sum(received_online) <> 0 OR sum(resolved) <> 0 OR sum(resolved_early) <> 0
-    OR sum(resolved_on_time) <> 0 OR sum(resolved_late) <> 0
+HAVING {" OR ".join(f"sum({c}) <> 0" for c in COUNTS)}
 """
 _SET = ", ".join(f"{c} = {{t}}.{c} + EXCLUDED.{c}" for c in COUNTS)
 _SUMS = ", ".join(f"sum({c})" for c in COUNTS)
@@ -138,15 +184,10 @@ INSERT INTO dossier_flow_delta (at, province_code, commune_code, agency_code, se
 SELECT hour_start, province_code, commune_code, agency_code, sector, {_COLS} FROM history_delta
 """
 SELECT_DELTA_RANGE = "SELECT min(hour_start), max(hour_start) FROM history_delta"
-UPSERT_LEDGER = """
-INSERT INTO dossier_hour_ledger (code, province_code, commune_code, agency_code, sector, received_hour, online,
-                                 resolved_hour, outcome)
-SELECT code, province_code, commune_code, agency_code, sector, received_hour, online, resolved_hour, outcome
-FROM history_changed
-ON CONFLICT (code) DO UPDATE SET
-    province_code = EXCLUDED.province_code, commune_code = EXCLUDED.commune_code,
-    agency_code = EXCLUDED.agency_code, sector = EXCLUDED.sector, received_hour = EXCLUDED.received_hour,
-    online = EXCLUDED.online, resolved_hour = EXCLUDED.resolved_hour, outcome = EXCLUDED.outcome
+UPSERT_LEDGER = f"""
+INSERT INTO dossier_hour_ledger (code, {", ".join(_LEDGER)})
+SELECT code, {", ".join(_LEDGER)} FROM history_changed
+ON CONFLICT (code) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in _LEDGER)}
 """
 SAVE_WATERMARK = """
 INSERT INTO indicator_job_state (name, watermark, last_run_at, last_rows) VALUES (%s, %s, %s, %s)
@@ -228,6 +269,8 @@ async def refresh_flows(conn: Conn, now: datetime, *, chunk_rows: int = CHUNK_RO
 async def _refresh_chunks(conn: Conn, now: datetime, chunk_rows: int) -> HistoryRun:
     mode_row = await (await conn.execute(SELECT_MODE)).fetchone()
     timescale = mode_row is not None and mode_row[0] == "timescaledb"
+    if timescale:
+        await _full_refresh_once(conn)
     total = delta_rows = chunks = 0
     watermark: datetime | None = None
     while True:
@@ -280,6 +323,17 @@ async def _apply_chunk(
             await conn.execute(UPSERT_DAILY_PROVINCE)
     await conn.execute(UPSERT_LEDGER)
     return changed, deltas, touched
+
+
+async def _full_refresh_once(conn: Conn) -> None:
+    """Materialise remade aggregates in full (migrations/015 asks for it), before any partial
+    refresh: a partial one alone would move their watermark past older, unmaterialised buckets,
+    which would then read as empty. Autocommit: TimescaleDB refreshes outside a transaction."""
+    if await (await conn.execute(SELECT_FULL_REFRESH, [FULL_REFRESH_FLAG])).fetchone() is None:
+        return
+    for view in _CAGGS:
+        await conn.execute(REFRESH_CAGG_ALL, [view])
+    await conn.execute(DELETE_FULL_REFRESH, [FULL_REFRESH_FLAG])
 
 
 async def _refresh_aggregates(conn: Conn, low: datetime, high: datetime) -> None:

@@ -58,7 +58,7 @@ def test_api_conforms_to_its_spec(fuzz_server: tuple[LiveServer, int], operation
     @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, suppress_health_check=list(HealthCheck),
               derandomize=True, database=None)  # fmt: skip
     def run(case: Any) -> None:
-        if case.path.startswith("/api/v1/ingest/"):
+        if case.path.startswith(("/api/v1/ingest/", "/api/v2/")):
             headers = bearer(server.api_key)
         else:
             headers = bearer(access_token(server.db_url, admin_id))

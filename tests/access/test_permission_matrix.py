@@ -44,6 +44,8 @@ EXPECTED_PUBLIC = {
     ("GET", "/static/{file_path:path}"), ("GET", "/api/v1/map/provinces.geojson"), ("GET", "/api/v1/map/spec"),
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/display"),
+    # The phone page (a PWA): the page, its service worker and its manifest; data needs a sign-in.
+    ("GET", "/phone"), ("GET", "/sw.js"), ("GET", "/manifest.webmanifest"),
 }  # fmt: skip
 
 

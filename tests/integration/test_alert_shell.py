@@ -344,7 +344,7 @@ async def test_overdue_alert_fires_is_idempotent_and_resolves_with_the_dossier(l
     assert alert.value == 1.0
     assert alert.labels == {
         "rule": "overdue", "province_code": "01", "commune_code": "00004",
-        "agency_code": "UBND-00004", "severity": "critical",
+        "agency_code": "UBND-00004", "severity": "critical", "stream": "dossier", "kind": "overdue",
     }  # fmt: skip
     assert alert.summary_vi == "Phường Ba Đình – UBND phường Ba Đình: 1 hồ sơ quá hạn (quá hạn lâu nhất từ 13/10/2026)"
     assert alert.summary_en == (
@@ -442,7 +442,8 @@ async def test_on_time_rate_fires_only_after_its_hold_and_resolves_on_recovery(l
     alert = await only_alert(db, "on_time_rate")
     assert alert.state == "pending"
     assert alert.fired_at is None
-    assert alert.labels == {"rule": "on_time_rate", "province_code": "01", "severity": "warning"}
+    assert alert.labels == {"rule": "on_time_rate", "province_code": "01", "severity": "warning", "stream": "dossier",
+                            "kind": "on_time_rate"}  # fmt: skip
     assert alert.value == pytest.approx(0.4)
     assert alert.summary_vi == (
         "Thành phố Hà Nội: tỷ lệ giải quyết đúng hạn 40 % (8/20 hồ sơ) trong 7 ngày qua, dưới mục tiêu 90 %"

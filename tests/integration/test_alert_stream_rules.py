@@ -147,7 +147,7 @@ async def test_payout_cycle_behind_schedule_then_late_then_paid(db_url: str) -> 
     behind, cashless = alerts["payout_behind_schedule"], alerts["payout_cashless_below_target"]
     assert (behind.state, behind.severity, behind.value) == ("firing", "warning", 0.5)
     assert behind.labels == {
-        "rule": "payout_behind_schedule", "stream": "payout", "province_code": HANOI,
+        "rule": "payout_behind_schedule", "kind": "payout_behind_schedule", "stream": "payout", "province_code": HANOI,
         "programme_code": "nguoi_co_cong", "cycle": "2026-08", "severity": "warning",
     }  # fmt: skip
     assert (behind.province_code, behind.commune_code) == (HANOI, None)
@@ -216,7 +216,8 @@ async def test_cccd_coverage_and_l2_pace(db_url: str) -> None:
         "dưới mục tiêu 95 % (hạn 31/12/2026)"
     )
     assert coverage.labels == {
-        "rule": "cccd_coverage_below_target", "stream": "id_issuance", "province_code": HCMC, "severity": "warning",
+        "rule": "cccd_coverage_below_target", "kind": "cccd_coverage", "stream": "id_issuance",
+        "province_code": HCMC, "severity": "warning",
     }  # fmt: skip
     assert pace.severity == "warning"
     assert "cần 19.250 tài khoản/ngày để đạt 1.200.000 trước hạn 10/09/2026 (còn 154.000 trong 8 ngày)" in (

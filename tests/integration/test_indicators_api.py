@@ -153,7 +153,7 @@ def test_definitions(server: LiveServer) -> None:
     codes = [i["code"] for i in body["indicators"]]
     assert len(codes) == 14 and "vneid_l2_required_daily_pace" in codes
     satisfaction = next(i for i in body["indicators"] if i["code"] == "satisfaction_rate")
-    assert satisfaction["ingested"] is False and satisfaction["name_vi"] == "Tỷ lệ hài lòng"
+    assert satisfaction["ingested"] is True and satisfaction["name_vi"] == "Tỷ lệ hài lòng"
 
 
 def test_current_values_by_province(server: LiveServer) -> None:
@@ -170,7 +170,7 @@ def test_current_values_by_province(server: LiveServer) -> None:
     assert hn["vneid_l2_activation"] == pytest.approx(0.4)
     assert hn["vneid_l2_required_daily_pace"] == pytest.approx(60_000)
     for code in ("full_online_share", "digitisation_rate", "online_payment_share", "satisfaction_rate"):
-        assert hn[code] is None  # no source sends these yet
+        assert hn[code] is None  # these fixtures state no level, digitisation, payment or rating
     hcm = values["79"]
     assert (hcm["on_time_rate"], hcm["online_submission_share"], hcm["overdue_count"]) == (1.0, 1.0, 0)
     assert hcm["payout_completion"] is None and hcm["cccd_coverage"] is None

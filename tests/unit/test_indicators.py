@@ -12,7 +12,6 @@ import pytest
 
 from ioc.indicators.definitions import (
     DOSSIER_FLOWS,
-    DOSSIER_FLOWS_NOT_INGESTED,
     DOSSIER_STOCKS,
     ID_STATE,
     INDICATORS,
@@ -65,21 +64,32 @@ def test_nothing_counted_is_no_data_not_zero() -> None:
 
 @pytest.mark.parametrize("code", ["full_online_share", "digitisation_rate", "online_payment_share",
                                   "satisfaction_rate"])  # fmt: skip
-def test_indicators_the_streams_do_not_carry_are_no_data(code: str) -> None:
-    # Every component the dossier stream does carry, generously filled: still no value.
-    components = combine([A_DAY1, A_DAY2, B_DAY1, dict.fromkeys(DOSSIER_FLOWS_NOT_INGESTED)])
-    assert value_of(code, components) is None
-    assert not INDICATORS[code].ingested
+def test_quality_indicators_are_no_data_until_something_is_stated(code: str) -> None:
+    # Fixtures from before the quality fields: none of their components present, or all zero.
+    assert value_of(code, combine([A_DAY1, A_DAY2, B_DAY1])) is None
+    assert value_of(code, dict.fromkeys(DOSSIER_FLOWS, 0)) is None
+    assert INDICATORS[code].ingested
 
 
-def test_the_same_formulas_work_once_a_source_sends_the_components() -> None:
-    # Should a source send them: 18 satisfied of 20 ratings = 0.9; 3 of 12 online payments = 0.25.
-    c = {"ratings": 20, "ratings_satisfied": 18, "fee_payments": 12, "fee_payments_online": 3, "received": 20,
-         "digitised": 15, "received_full_online": 5}  # fmt: skip
-    assert value_of("satisfaction_rate", c) == pytest.approx(0.9)
-    assert value_of("online_payment_share", c) == pytest.approx(0.25)
-    assert value_of("digitisation_rate", c) == pytest.approx(0.75)  # 15 / 20
-    assert value_of("full_online_share", c) == pytest.approx(0.25)  # 5 / 20
+def test_quality_indicators_from_hand_counted_components() -> None:
+    # A commune's day: 20 receipts, 12 online (5 stated full-process, 4 partial, 3 stated nothing)
+    # and 8 direct; 15 receipts stated their digitisation, 9 of them digitised; 12 dossiers paid
+    # their fee, 3 online; 20 ratings, 18 very satisfied or satisfied.
+    c = {"received": 20, "received_online": 12, "received_full_online": 5,
+         "received_level_stated": 5 + 4,  # online receipts that stated full or partial
+         "digitised": 9, "digitised_known": 15, "fee_payments": 12, "fee_payments_online": 3,
+         "ratings": 20, "ratings_satisfied": 18}  # fmt: skip
+    # full-process / (direct receipts, known not to be online services, + online ones that stated a level)
+    # = 5 / ((20 − 12) + 9) = 5 / 17 = 0.294117…: the 3 unstated online receipts are left out
+    assert value_of("full_online_share", c) == pytest.approx(5 / 17)
+    # No online receipt stated a level: no value, rather than 0 % (the direct ones alone say nothing).
+    assert value_of("full_online_share", {**c, "received_full_online": 0, "received_level_stated": 0}) is None
+    assert value_of("digitisation_rate", c) == pytest.approx(0.6)  # 9 / 15
+    assert value_of("online_payment_share", c) == pytest.approx(0.25)  # 3 / 12
+    assert value_of("satisfaction_rate", c) == pytest.approx(0.9)  # 18 / 20
+    # Two such days: rates of the sums, e.g. digitisation (9 + 9) / (15 + 15) = 0.6 again; and a day
+    # with 5 more ratings all dissatisfied gives 18 / 25 = 0.72.
+    assert value_of("satisfaction_rate", combine([c, {"ratings": 5, "ratings_satisfied": 0}])) == pytest.approx(0.72)
 
 
 def test_stock_counts_add_across_localities() -> None:
@@ -150,7 +160,7 @@ def test_every_indicator_of_the_contract_is_defined_once() -> None:
         "payout_cashless_share", "payout_failure_rate", "cccd_coverage", "vneid_l2_activation",
         "vneid_l2_required_daily_pace",
     }  # fmt: skip
-    known = {*DOSSIER_FLOWS, *DOSSIER_FLOWS_NOT_INGESTED, *DOSSIER_STOCKS, *PAYOUT_STATE, *ID_STATE}
+    known = {*DOSSIER_FLOWS, *DOSSIER_STOCKS, *PAYOUT_STATE, *ID_STATE}
     for indicator in INDICATORS.values():
         assert set(indicator.components) <= known, indicator.code
         assert indicator.name_vi and indicator.name_en and indicator.counts_vi and indicator.counts_en

@@ -483,8 +483,9 @@ def test_rollup_delta(
 )
 def test_rollup_days_are_local_days(received_at: datetime, day: date) -> None:
     state = folded(ev(RECEIVED, received_at))
-    # counts in ROLLUP_FIELDS order: received, received_online, resolved, early, on time, late
-    assert contributions(state) == {key(day): [1, 1, 0, 0, 0, 0]}
+    # counts in ROLLUP_FIELDS order: received, received_online, resolved, early, on time, late, then
+    # the quality counts (an online receipt that stated no level nor digitisation: all 0)
+    assert contributions(state) == {key(day): [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]}
 
 
 def test_contributions_of_nothing_is_empty() -> None:

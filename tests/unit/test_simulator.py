@@ -81,8 +81,9 @@ def test_catalogue_covers_every_current_province() -> None:
 
 def test_every_event_is_well_formed(week: list[Event]) -> None:
     communes = {c.code: p.code for p in load_provinces() for c in p.communes}
+    quality = {"received": {"digitised", "online_level"}, "fee_paid": {"payment_channel"}, "rated": {"rating"}}
     for event in week:
-        assert set(event) == {
+        assert set(event) - quality.get(event["event_type"], set()) == {
             "event_id", "dossier_code", "event_type", "occurred_at",
             "procedure", "agency", "locality", "channel",
         }  # fmt: skip
@@ -330,3 +331,25 @@ async def test_runner_stops_on_a_refused_api_key(ingest_server: tuple[str, Inges
     with pytest.raises(SimulatorAuthError):
         await run_simulator(base_url, "wrong", rate_per_second=50, duration=5, backfill=timedelta(hours=1))
     assert stub.requests == 1
+
+
+def test_quality_fields_follow_the_configured_shares(week: list[Event]) -> None:
+    from ingest.validate import validate_event
+
+    receipts = [e for e in week if e["event_type"] == "received"]
+    online = [e for e in receipts if e["channel"] == "online"]
+    assert all(("online_level" in e) == (e["channel"] == "online") for e in receipts)
+    full = sum(e["online_level"] == "full" for e in online) / len(online)
+    assert 0.50 < full < 0.60  # full_online_share_of_online = 0.55
+    assert 0.82 < sum(e["digitised"] for e in receipts) / len(receipts) < 0.88  # digitised_share = 0.85
+    payments = [e for e in week if e["event_type"] == "fee_paid"]
+    # Fees on 40 % of dossiers, paid within the hour: counted over receipts more than an hour old
+    # (many arrive in the run's last real seconds, once the clock follows real time).
+    cutoff = max(occurred(e) for e in week) - timedelta(hours=1)
+    settled = {e["dossier_code"] for e in receipts if occurred(e) < cutoff}
+    assert 0.36 < sum(e["dossier_code"] in settled for e in payments) / len(settled) < 0.44
+    ratings = [e for e in week if e["event_type"] == "rated"]
+    satisfied = sum(e["rating"] in ("very_satisfied", "satisfied") for e in ratings) / len(ratings)
+    assert 0.87 < satisfied < 0.93  # 0.55 + 0.35 = 0.90
+    for event in (*receipts[:200], *payments[:200], *ratings[:200]):
+        validate_event(event)  # the server takes every one of them

@@ -1,0 +1,72 @@
+"""What went wrong with one send, sorted into "try again later" and "never going to work".
+
+Senders raise ``TemporaryError`` (the receiver is down, busy, slow: retry with backoff, honouring
+its Retry-After) or ``PermanentError`` (the receiver refused this message: a dead letter an
+administrator can look at and retry). The classification of HTTP and SMTP answers is pure.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+__all__ = [
+    "DeliveryError",
+    "PermanentError",
+    "TemporaryError",
+    "classify_http_status",
+    "classify_smtp_code",
+    "parse_retry_after",
+]
+
+# HTTP client errors that still mean "try again": request timeout, too many requests.
+_TEMPORARY_4XX = frozenset({408, 425, 429})
+
+
+class DeliveryError(Exception):
+    """A send that did not succeed; ``str(exc)`` is what the outbox keeps as last_error."""
+
+
+class TemporaryError(DeliveryError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds the receiver asked us to wait, if it said
+
+
+class PermanentError(DeliveryError):
+    pass
+
+
+def classify_http_status(status: int, body: str = "", retry_after: float | None = None) -> DeliveryError | None:
+    """None for a success (2xx); otherwise the error to raise for this HTTP answer."""
+    if 200 <= status < 300:
+        return None
+    message = f"HTTP {status}: {body[:300]}".rstrip(": ")
+    if status >= 500 or status in _TEMPORARY_4XX:
+        return TemporaryError(message, retry_after)
+    # 3xx (a webhook must not redirect us elsewhere) and every other 4xx: the request itself is wrong.
+    return PermanentError(message)
+
+
+def classify_smtp_code(code: int, message: str = "") -> DeliveryError:
+    """SMTP replies: 4xx is transient by definition (RFC 5321 §4.2.1), 5xx permanent."""
+    text = f"SMTP {code}: {message[:300]}".rstrip(": ")
+    if 400 <= code < 500:
+        return TemporaryError(text)
+    return PermanentError(text)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
