@@ -282,7 +282,9 @@ def _link_path(n: Notification) -> str:
     if isinstance(explicit, str) and explicit.startswith("/") and not explicit.startswith("//"):
         return explicit
     if n.kind is NotificationKind.SILENCE_EXPIRY:
-        return f"/silences/{n.extra.get('silence_id', '')}".rstrip("/")
+        # The silence as the API shows it (signed in, a browser reads it there); silences are
+        # managed through the API, the console has no page for them.
+        return f"/api/v1/silences/{n.extra.get('silence_id', '')}".rstrip("/")
     # One alert to look at: straight to it. An escalation is about its first alert.
     if len(n.firing) == 1:
         return n.firing[0].link

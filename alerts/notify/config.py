@@ -2,8 +2,9 @@
 
 The same validators serve the API (ioc/api/notification_config.py) and the YAML file loaded at
 start (``load_notify_file``, default ``alerts/notify/default_notify.yaml``). The file is validated
-whole before anything is written; then every object it names is created or replaced in one
-transaction (objects it does not name are left alone, so an administrator's additions survive).
+whole before anything is written; then, in one transaction, every object it names is created, or
+replaced if the file still manages it. Objects an administrator added, edited or deleted through
+the API are theirs: the file never overwrites or resurrects them (migration 022).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from alerts.notify.routing import ContactPoint, Route
 
 __all__ = [
     "DEFAULT_NOTIFY_FILE",
+    "FILE_ACTOR",
+    "FORGET_DELETION",
+    "REMEMBER_DELETION",
     "NotifyConfig",
     "NotifyConfigError",
     "load_notify_file",
@@ -196,12 +200,28 @@ def parse_notify_config(data: Any, known_contact_points: frozenset[str] = frozen
 # --------------------------------------------------------------------------- writing
 
 
+FILE_ACTOR = "file"
+DELETED_IDS = "SELECT kind, id FROM notify_config_deleted"
+FORGET_DELETION = "DELETE FROM notify_config_deleted WHERE kind = %s AND id = %s"
+REMEMBER_DELETION = (
+    "INSERT INTO notify_config_deleted (kind, id, deleted_by) VALUES (%s, %s, %s)"
+    " ON CONFLICT (kind, id) DO UPDATE SET deleted_by = EXCLUDED.deleted_by, deleted_at = now()"
+)
+
+
+def _file_guard(table: str, actor: str) -> str:
+    """The file replaces only what it manages; an administrator's edit is left alone."""
+    return f" WHERE {table}.updated_by = '{FILE_ACTOR}'" if actor == FILE_ACTOR else ""
+
+
 async def save_contact_point(conn: AnyConn, cp: ContactPoint, actor: str) -> None:
     await conn.execute(
-        "INSERT INTO contact_point (id, channel, address, options, created_by) VALUES (%s, %s, %s, %s, %s)"
+        "INSERT INTO contact_point (id, channel, address, options, created_by, updated_by)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET channel = EXCLUDED.channel, address = EXCLUDED.address,"
-        " options = EXCLUDED.options, updated_at = now()",
-        [cp.id, cp.channel.value, cp.address, Jsonb(dict(cp.options)), actor],
+        " options = EXCLUDED.options, updated_by = EXCLUDED.updated_by, updated_at = now()"
+        + _file_guard("contact_point", actor),
+        [cp.id, cp.channel.value, cp.address, Jsonb(dict(cp.options)), actor, actor],
     )
 
 
@@ -214,7 +234,7 @@ async def save_route(conn: AnyConn, route: Route, actor: str) -> None:
         " contact_points = EXCLUDED.contact_points, group_by = EXCLUDED.group_by,"
         " group_wait_s = EXCLUDED.group_wait_s, group_interval_s = EXCLUDED.group_interval_s,"
         " repeat_interval_s = EXCLUDED.repeat_interval_s, continue_matching = EXCLUDED.continue_matching,"
-        " updated_by = EXCLUDED.updated_by, updated_at = now()",
+        " updated_by = EXCLUDED.updated_by, updated_at = now()" + _file_guard("notification_route", actor),
         [route.id, route.position, Jsonb([m.to_json() for m in route.matchers]), list(route.contact_points),
          list(route.group_by), int(route.timing.group_wait.total_seconds()),
          int(route.timing.group_interval.total_seconds()), int(route.timing.repeat_interval.total_seconds()),
@@ -227,7 +247,8 @@ async def save_policy(conn: AnyConn, policy: EscalationPolicy, actor: str) -> No
         "INSERT INTO escalation_policy (id, position, matchers, steps, repeat, updated_by)"
         " VALUES (%s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position, matchers = EXCLUDED.matchers,"
-        " steps = EXCLUDED.steps, repeat = EXCLUDED.repeat, updated_by = EXCLUDED.updated_by, updated_at = now()",
+        " steps = EXCLUDED.steps, repeat = EXCLUDED.repeat, updated_by = EXCLUDED.updated_by, updated_at = now()"
+        + _file_guard("escalation_policy", actor),
         [policy.id, policy.position, Jsonb([m.to_json() for m in policy.matchers]),
          Jsonb([s.to_json() for s in policy.steps]), policy.repeat, actor],
     )  # fmt: skip
@@ -239,14 +260,17 @@ async def save_inhibit_rule(conn: AnyConn, rule: InhibitRule, actor: str) -> Non
         " VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT (id) DO UPDATE SET source_matchers = EXCLUDED.source_matchers,"
         " target_matchers = EXCLUDED.target_matchers, equal = EXCLUDED.equal,"
-        " updated_by = EXCLUDED.updated_by, updated_at = now()",
+        " updated_by = EXCLUDED.updated_by, updated_at = now()" + _file_guard("inhibit_rule", actor),
         [rule.id, Jsonb([m.to_json() for m in rule.source]), Jsonb([m.to_json() for m in rule.target]),
          list(rule.equal), actor],
     )  # fmt: skip
 
 
-async def load_notify_file(conn: AnyConn, path: Path | str = DEFAULT_NOTIFY_FILE, actor: str = "file") -> NotifyConfig:
-    """Validate the whole file, then create or replace every object it names, in one transaction."""
+async def load_notify_file(
+    conn: AnyConn, path: Path | str = DEFAULT_NOTIFY_FILE, actor: str = FILE_ACTOR
+) -> NotifyConfig:
+    """Validate the whole file, then, in one transaction, create every object it names that does
+    not exist and replace those the file still manages (never edited or deleted through the API)."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -255,12 +279,19 @@ async def load_notify_file(conn: AnyConn, path: Path | str = DEFAULT_NOTIFY_FILE
     known = frozenset(str(r[0]) for r in await cur.fetchall())
     config = parse_notify_config(data, known)
     async with conn.transaction():
+        cur = await conn.execute(DELETED_IDS)
+        deleted = {(str(r[0]), str(r[1])) for r in await cur.fetchall()}
+        # Objects an administrator deleted through the API stay deleted.
         for cp in config.contact_points:
-            await save_contact_point(conn, cp, actor)
+            if ("contact_point", cp.id) not in deleted:
+                await save_contact_point(conn, cp, actor)
         for route in config.routes:
-            await save_route(conn, route, actor)
+            if ("notification_route", route.id) not in deleted:
+                await save_route(conn, route, actor)
         for policy in config.escalation_policies:
-            await save_policy(conn, policy, actor)
+            if ("escalation_policy", policy.id) not in deleted:
+                await save_policy(conn, policy, actor)
         for rule in config.inhibit_rules:
-            await save_inhibit_rule(conn, rule, actor)
+            if ("inhibit_rule", rule.id) not in deleted:
+                await save_inhibit_rule(conn, rule, actor)
     return config

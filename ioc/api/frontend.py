@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse
 
 from ioc.api.guard import guard
+from ioc.api.params import RowId
 from ioc.auth.policy import PUBLIC
 from ioc.localities.catalogue import load_catalogue
 from ioc.map.boundaries import province_geojson, special_zone_labels
@@ -131,6 +132,16 @@ def frontend_router(*, boundary_file: Path | None, frontend_dir: Path) -> APIRou
     def phone_page() -> Response:
         """The phone page (a PWA): one's alerts, acknowledge with one tap, turn on notifications."""
         return _page(frontend_dir / "phone.html")
+
+    # Links in notifications (e-mail, chat, push) point at /alerts/{id}: the phone page shows the
+    # alert (it works on a desk too, and signs the reader in first when needed).
+    @router.get("/alerts", include_in_schema=False)
+    def alerts_link() -> Response:
+        return RedirectResponse(PHONE_PAGE, status_code=303)
+
+    @router.get("/alerts/{alert_id}", include_in_schema=False)
+    def alert_link(alert_id: RowId) -> Response:
+        return RedirectResponse(f"{PHONE_PAGE}#alert-{alert_id}", status_code=303)
 
     @router.get(SERVICE_WORKER, include_in_schema=False)
     def service_worker() -> Response:

@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field, StringConstraints
 from alerts.delivery.model import DeliveryRequest, Notification, NotificationKind, idempotency_key
 from alerts.delivery.outbox import enqueue
 from alerts.notify.config import (
+    FORGET_DELETION,
+    REMEMBER_DELETION,
     parse_contact_point,
     parse_route,
     save_contact_point,
@@ -128,6 +130,8 @@ def notification_config_router() -> APIRouter:
             cur = await conn.execute(f"DELETE FROM {table} WHERE id = %s", [object_id])  # table: a fixed name above
             if cur.rowcount == 0:
                 raise HTTPException(404, f"không tìm thấy / no {table} {object_id}")
+            # Remembered, so the notification file does not bring it back at the next start.
+            await conn.execute(REMEMBER_DELETION, [table, object_id, principal.subject])
             await audit.record(conn, actor=principal.subject, actor_role=principal.role.value,
                                action=f"{table}.delete", target=f"{table}:{object_id}",
                                origin=client_origin(request))  # fmt: skip
@@ -135,6 +139,7 @@ def notification_config_router() -> APIRouter:
 
     async def record(request: Request, principal: Principal, table: str, object_id: str, body: BaseModel) -> None:
         async with app_state(request).pool.connection() as conn:
+            await conn.execute(FORGET_DELETION, [table, object_id])
             await audit.record(conn, actor=principal.subject, actor_role=principal.role.value,
                                action=f"{table}.save", target=f"{table}:{object_id}", origin=client_origin(request),
                                details=body.model_dump(mode="json"))  # fmt: skip

@@ -46,6 +46,8 @@ EXPECTED_PUBLIC = {
     ("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/refresh"), ("POST", "/api/v1/auth/display"),
     # The phone page (a PWA): the page, its service worker and its manifest; data needs a sign-in.
     ("GET", "/phone"), ("GET", "/sw.js"), ("GET", "/manifest.webmanifest"),
+    # Links in notifications: redirects to the phone page, which signs the reader in.
+    ("GET", "/alerts"), ("GET", "/alerts/{alert_id}"),
 }  # fmt: skip
 
 
