@@ -17,11 +17,15 @@ RUN pip install --no-cache-dir .
 COPY frontend ./frontend
 RUN cd frontend && npm ci --no-audit --no-fund --loglevel=error
 
+# PYTHONPATH: the processes import the tree in /app, so the files beside the code (migrations,
+# the shipped alert rules and notification YAML) are found where the code expects them.
 ENV IOC_HOST=0.0.0.0 \
     IOC_PORT=8000 \
     IOC_FRONTEND_DIR=/app/frontend \
+    PYTHONPATH=/app \
     PYTHONUNBUFFERED=1
-RUN useradd --system --home /app ioc
+RUN useradd --system --home /app ioc \
+ && mkdir -p /var/lib/ioc/keys && chown ioc /var/lib/ioc/keys
 USER ioc
 EXPOSE 8000
 ENTRYPOINT ["ioc"]

@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` starts the whole product on its embedded default,
 # `make test` runs the whole test suite. Both install what is missing first.
-.PHONY: demo test setup setup-test lint bench
+.PHONY: demo test setup setup-test lint bench bench-history bench-alerts
 
 demo: setup
 	.venv/bin/ioc demo
@@ -22,3 +22,10 @@ lint: setup-test
 
 bench: setup
 	.venv/bin/python -m bench.ingest_throughput
+
+bench-history: setup
+	.venv/bin/python -m bench.history_rollups
+
+# Breach-to-notification latency against Prometheus + Alertmanager (installed from Debian if missing).
+bench-alerts: setup
+	.venv/bin/python -m bench.alert_latency

@@ -69,7 +69,7 @@ class DisplayIn(BaseModel):
 class SourceIn(BaseModel):
     id: Identifier
     name: Text
-    streams: list[Literal["dossier", "payout", "id_issuance"]] = Field(default=["dossier"], min_length=1)
+    streams: list[Literal["dossier", "payout", "id_issuance", "alerts"]] = Field(default=["dossier"], min_length=1)
     scope: ScopeIn
 
 
