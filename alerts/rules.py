@@ -6,10 +6,15 @@ only time-dependent questions (where "one working day ago" is) go through a cale
 
 Rules and their series:
 
-* ``overdue`` — open dossiers past ``due_at``, one series per (locality, agency); fires at once.
-* ``due_soon`` — open dossiers due within N working days, per (locality, agency); fires at once.
+* ``overdue`` — open dossiers past ``due_at``, one series per (locality, agency, sector); fires at once.
+* ``due_soon`` — open dossiers due within N working days, per (locality, agency, sector); fires at once.
 * ``late_without_apology`` — late dossiers with no apology letter recorded N working days after
-  they became late, per (locality, agency); fires at once. Missing the letter is a violation.
+  they became late, per (locality, agency, sector); fires at once. Missing the letter is a violation.
+
+Per-dossier series are split by sector (lĩnh vực) because people are scoped by sector too: a
+provincial department sees only its sectors' alerts (the strict rule of ioc/auth/scope.py), so an
+alert mixing sectors would reach nobody scoped that way. Such alerts carry a ``sector`` label; a
+group whose dossiers have no sector carries none.
 * ``on_time_rate`` — per province, resolved early-or-on-time / resolved over a rolling window,
   below target; held for ``hold`` before firing so a brief dip does not page anyone.
 """
@@ -152,7 +157,7 @@ def rule_hold(rule: Rule) -> timedelta:
 
 @dataclass(frozen=True)
 class OverdueGroup:
-    """Open dossiers past their due date, for one (locality, agency)."""
+    """Open dossiers past their due date, for one (locality, agency, sector)."""
 
     province_code: str
     commune_code: str | None
@@ -162,11 +167,12 @@ class OverdueGroup:
     overdue_count: int
     oldest_due_at: datetime
     sample_codes: tuple[str, ...] = ()
+    sector: str | None = None  # lĩnh vực of the procedures; None when the dossiers have none
 
 
 @dataclass(frozen=True)
 class DueSoonGroup:
-    """Open dossiers not yet due but due before ``due_soon_horizon``, for one (locality, agency)."""
+    """Open dossiers not yet due but due before ``due_soon_horizon``, for one (locality, agency, sector)."""
 
     province_code: str
     commune_code: str | None
@@ -176,11 +182,12 @@ class DueSoonGroup:
     due_soon_count: int
     earliest_due_at: datetime
     sample_codes: tuple[str, ...] = ()
+    sector: str | None = None
 
 
 @dataclass(frozen=True)
 class MissingApologyGroup:
-    """Late dossiers, late since before ``missing_apology_cutoff``, with no apology recorded."""
+    """Late dossiers, late since before ``missing_apology_cutoff``, with no apology recorded, for one (locality, agency, sector)."""
 
     province_code: str
     commune_code: str | None
@@ -190,6 +197,7 @@ class MissingApologyGroup:
     count: int
     oldest_late_since: datetime
     sample_codes: tuple[str, ...] = ()
+    sector: str | None = None
 
 
 @dataclass(frozen=True)
