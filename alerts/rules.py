@@ -172,7 +172,8 @@ class OverdueGroup:
 
 @dataclass(frozen=True)
 class DueSoonGroup:
-    """Open dossiers not yet due but due before ``due_soon_horizon``, for one (locality, agency, sector)."""
+    """Open dossiers not yet due but due before ``due_soon_horizon``, for one (locality, agency,
+    sector)."""
 
     province_code: str
     commune_code: str | None
@@ -187,7 +188,8 @@ class DueSoonGroup:
 
 @dataclass(frozen=True)
 class MissingApologyGroup:
-    """Late dossiers, late since before ``missing_apology_cutoff``, with no apology recorded, for one (locality, agency, sector)."""
+    """Late dossiers, late since before ``missing_apology_cutoff``, with no apology recorded, for
+    one (locality, agency, sector)."""
 
     province_code: str
     commune_code: str | None
@@ -238,16 +240,16 @@ def overdue_signals(rule: OverdueRule, groups: Iterable[OverdueGroup]) -> list[S
         if _count(g.overdue_count) == 0:
             continue
         since_vi, since_en = format_date_vi(g.oldest_due_at), format_date_en(g.oldest_due_at)
-        where = _where(g.locality_name, g.agency_name)
+        where_vi, where_en = _where(g)
         signals.append(
             _group_signal(
                 rule.id,
                 rule.severity,
                 g,
                 g.overdue_count,
-                summary_vi=f"{where}: {format_count_vi(g.overdue_count)} hồ sơ quá hạn "
+                summary_vi=f"{where_vi}: {format_count_vi(g.overdue_count)} hồ sơ quá hạn "
                 f"(quá hạn lâu nhất từ {since_vi})",
-                summary_en=f"{where}: {_dossiers_en(g.overdue_count, 'overdue dossier')} "
+                summary_en=f"{where_en}: {_dossiers_en(g.overdue_count, 'overdue dossier')} "
                 f"(oldest overdue since {since_en})",
                 extra={"oldest_due_at": _iso(g.oldest_due_at)},
             )
@@ -262,7 +264,7 @@ def due_soon_signals(rule: DueSoonRule, groups: Iterable[DueSoonGroup]) -> list[
         if _count(g.due_soon_count) == 0:
             continue
         due_vi, due_en = format_datetime_vi(g.earliest_due_at), _format_datetime_en(g.earliest_due_at)
-        where = _where(g.locality_name, g.agency_name)
+        where_vi, where_en = _where(g)
         days_en = "1 working day" if days == 1 else f"{days} working days"
         signals.append(
             _group_signal(
@@ -270,9 +272,9 @@ def due_soon_signals(rule: DueSoonRule, groups: Iterable[DueSoonGroup]) -> list[
                 rule.severity,
                 g,
                 g.due_soon_count,
-                summary_vi=f"{where}: {format_count_vi(g.due_soon_count)} hồ sơ sắp đến hạn trong "
+                summary_vi=f"{where_vi}: {format_count_vi(g.due_soon_count)} hồ sơ sắp đến hạn trong "
                 f"{days} ngày làm việc (hạn sớm nhất {due_vi})",
-                summary_en=f"{where}: {_dossiers_en(g.due_soon_count, 'dossier')} due within {days_en} "
+                summary_en=f"{where_en}: {_dossiers_en(g.due_soon_count, 'dossier')} due within {days_en} "
                 f"(earliest due {due_en})",
                 extra={"earliest_due_at": _iso(g.earliest_due_at)},
             )
@@ -286,16 +288,16 @@ def missing_apology_signals(rule: MissingApologyRule, groups: Iterable[MissingAp
         if _count(g.count) == 0:
             continue
         since_vi, since_en = format_date_vi(g.oldest_late_since), format_date_en(g.oldest_late_since)
-        where = _where(g.locality_name, g.agency_name)
+        where_vi, where_en = _where(g)
         signals.append(
             _group_signal(
                 rule.id,
                 rule.severity,
                 g,
                 g.count,
-                summary_vi=f"{where}: {format_count_vi(g.count)} hồ sơ trễ hạn chưa có thư xin lỗi "
+                summary_vi=f"{where_vi}: {format_count_vi(g.count)} hồ sơ trễ hạn chưa có thư xin lỗi "
                 f"(trễ hạn từ {since_vi})",
-                summary_en=f"{where}: {_dossiers_en(g.count, 'late dossier')} without an apology letter "
+                summary_en=f"{where_en}: {_dossiers_en(g.count, 'late dossier')} without an apology letter "
                 f"(late since {since_en})",
                 extra={"oldest_late_since": _iso(g.oldest_late_since)},
             )
@@ -370,6 +372,7 @@ def _group_signal(
     return Signal.for_labels(
         rule_id, severity, float(count), summary_vi=summary_vi, summary_en=summary_en, details=details,
         province_code=g.province_code, commune_code=g.commune_code, agency_code=g.agency_code,
+        sector=g.sector or None,
     )  # fmt: skip
 
 
@@ -379,10 +382,15 @@ def _count(n: int) -> int:
     return n
 
 
-def _where(locality_name: str, agency_name: str | None) -> str:
-    if not agency_name or agency_name == locality_name:
-        return locality_name
-    return f"{locality_name} – {agency_name}"
+def _where(g: _Group) -> tuple[str, str]:
+    """Who the dossiers are with, in Vietnamese and English: locality – agency – sector."""
+    place = g.locality_name
+    if g.agency_name and g.agency_name != g.locality_name:
+        place = f"{place} – {g.agency_name}"
+    if not g.sector:
+        return place, place
+    # Sector names are Vietnamese (lĩnh vực "Tư pháp"); the English text keeps the name as is.
+    return f"{place} – lĩnh vực {g.sector}", f"{place} – {g.sector} sector"
 
 
 def _dossiers_en(n: int, noun: str) -> str:

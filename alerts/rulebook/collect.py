@@ -65,16 +65,18 @@ __all__ = ["SAMPLE", "collect_signals"]
 
 SAMPLE = 20
 
+# One row per (locality, agency, sector): people are scoped by sector as well as by place, so a
+# series must not mix sectors. An empty sector is no sector (the alert then carries no label).
 _GROUP_SELECT = """
 SELECT d.province_code, d.commune_code, d.agency_code, a.name,
        coalesce(c.name, p.name), count(*), min({time_col}),
-       (array_agg(d.code ORDER BY {time_col}))[1:{sample}]
+       (array_agg(d.code ORDER BY {time_col}))[1:{sample}], nullif(d.sector, '')
 FROM dossier d
 JOIN locality p ON p.code = d.province_code
 LEFT JOIN locality c ON c.code = d.commune_code
 LEFT JOIN agency a ON a.code = d.agency_code
 WHERE {where}
-GROUP BY d.province_code, d.commune_code, d.agency_code, a.name, coalesce(c.name, p.name)
+GROUP BY d.province_code, d.commune_code, d.agency_code, a.name, coalesce(c.name, p.name), nullif(d.sector, '')
 """
 SELECT_OVERDUE = _GROUP_SELECT.format(
     time_col="d.due_at", sample=SAMPLE, where="d.closed_at IS NULL AND d.due_at < %(now)s"
@@ -160,7 +162,8 @@ async def _kind_signals(conn: Conn, spec: RuleSpec, now: datetime, calendar: Wor
 
 async def _groups(conn: Conn, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     cur = await conn.execute(sql, params)
-    return [(*r[:7], tuple(r[7] or ())) for r in await cur.fetchall()]  # type: ignore[arg-type]
+    # Positional, in the field order of OverdueGroup / DueSoonGroup / MissingApologyGroup.
+    return [(*r[:7], tuple(r[7] or ()), r[8]) for r in await cur.fetchall()]  # type: ignore[arg-type]
 
 
 async def _threshold(conn: Conn, rule_id: str, p: ThresholdParams, now: datetime) -> list[Signal]:

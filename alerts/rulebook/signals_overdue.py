@@ -2,14 +2,17 @@
 
 One rule of this kind may do both jobs of the former ``overdue`` and ``due_soon`` rules:
 
-* overdue series — per (locality, agency), the open dossiers past their due time; the severity is
-  the last step whose ``days_late`` the *oldest* overdue dossier of the series has reached, in
-  working days (``WorkingCalendar.working_seconds_between(due_at, now)`` over the working-day
-  length). A series whose oldest dossier has not reached the first step raises nothing.
-* pre-due series — per (locality, agency), open dossiers due within ``pre_due_working_days``
-  working days, with ``pre_due_severity``. When the rule also has overdue steps, pre-due series
-  carry the label ``phase=due_soon`` so the two series of one place stay apart; a rule with pre-due
-  warnings only (the default ``due_soon`` rule) keeps the labels, and so the fingerprints, of old.
+* overdue series — per (locality, agency, sector), the open dossiers past their due time; the
+  severity is the last step whose ``days_late`` the *oldest* overdue dossier of the series has
+  reached, in working days (``WorkingCalendar.working_seconds_between(due_at, now)`` over the
+  working-day length). A series whose oldest dossier has not reached the first step raises nothing.
+* pre-due series — per (locality, agency, sector), open dossiers due within
+  ``pre_due_working_days`` working days, with ``pre_due_severity``. When the rule also has overdue
+  steps, pre-due series carry the label ``phase=due_soon`` so the two series of one place stay
+  apart; a rule with pre-due warnings only (the default ``due_soon`` rule) carries no phase label,
+  like the former rule.
+
+Each series carries the ``sector`` label of its dossiers when they have one (see alerts/rules.py).
 
 The texts are those of ``alerts.rules.overdue_signals`` / ``due_soon_signals``, which this reuses.
 """

@@ -8,7 +8,7 @@ scope applied in SQL, and so never holds a row that belongs to another locality.
 What a view publishes:
   province:<code>  the provinces its scope touches, counted over in-scope dossiers only;
   commune:<code>   (scopes that are not national) its in-scope communes, counted the same way;
-  alert:<id>       alerts its scope allows (see ioc/live/alerts.py for the missing sector);
+  alert:<id>       alerts its scope allows (by locality, agency and sector: ioc/live/alerts.py);
   freshness        the dossier feed's freshness, the same for everyone;
   headline:<stream> the headline numbers of each stream over its scope (ioc/live/headline.py).
 """

@@ -344,13 +344,19 @@ async def test_overdue_alert_fires_is_idempotent_and_resolves_with_the_dossier(l
     assert alert.value == 1.0
     assert alert.labels == {
         "rule": "overdue", "province_code": "01", "commune_code": "00004",
-        "agency_code": "UBND-00004", "severity": "critical", "stream": "dossier", "kind": "overdue",
+        "agency_code": "UBND-00004", "sector": "Tư pháp", "severity": "critical", "stream": "dossier",
+        "kind": "overdue",
     }  # fmt: skip
-    assert alert.summary_vi == "Phường Ba Đình – UBND phường Ba Đình: 1 hồ sơ quá hạn (quá hạn lâu nhất từ 13/10/2026)"
+    assert alert.summary_vi == (
+        "Phường Ba Đình – UBND phường Ba Đình – lĩnh vực Tư pháp: 1 hồ sơ quá hạn (quá hạn lâu nhất từ 13/10/2026)"
+    )
     assert alert.summary_en == (
-        "Phường Ba Đình – UBND phường Ba Đình: 1 overdue dossier (oldest overdue since 13 Oct 2026)"
+        "Phường Ba Đình – UBND phường Ba Đình – Tư pháp sector: 1 overdue dossier (oldest overdue since 13 Oct 2026)"
     )
     assert alert.details["sample_codes"] == ["HS-001"]
+    async with connect(db) as conn:
+        cur = await conn.execute("SELECT sector_code, stream FROM alert WHERE id = %s", [alert.id])
+        assert await cur.fetchone() == ("Tư pháp", "dossier")  # the columns scopes filter on
     assert alert.details["locality_name"] == "Phường Ba Đình"
     assert alert.details["agency_name"] == "UBND phường Ba Đình"
 
@@ -404,8 +410,10 @@ async def test_late_without_apology_fires_after_grace_and_clears_with_the_apolog
     assert alert.state == "firing"
     assert alert.labels["commune_code"] == HONG_HA.commune_code
     assert alert.labels["agency_code"] == HONG_HA.agency_code
+    assert alert.labels["sector"] == "Tư pháp"
     assert alert.summary_vi == (
-        "Phường Hồng Hà – UBND phường Hồng Hà: 1 hồ sơ trễ hạn chưa có thư xin lỗi (trễ hạn từ 16/10/2026)"
+        "Phường Hồng Hà – UBND phường Hồng Hà – lĩnh vực Tư pháp: 1 hồ sơ trễ hạn chưa có thư xin lỗi "
+        "(trễ hạn từ 16/10/2026)"
     )
 
     await ingest_async(live_server, [event("HS-FRI", "apology_issued", HONG_HA, at(19, 11))])

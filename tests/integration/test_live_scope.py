@@ -248,19 +248,21 @@ async def test_a_province_scoped_display_sees_its_province_and_its_communes(
     assert communes == {"48"} and len(data["communes"]) > 10
 
 
-async def test_a_sector_restricted_scope_sees_no_alerts(live_server: LiveServer) -> None:
-    # Alerts carry no sector yet; under the strict rule such rows are outside a sector scope.
+async def test_a_sector_restricted_scope_sees_the_alerts_of_its_sector_only(live_server: LiveServer) -> None:
+    # The dossier's procedure is in "Tư pháp"; its alerts carry that sector (label and column).
     await ingest(live_server, overdue_receipt("HS-SECTOR", BA_DINH))
     await run_alert_engine(live_server)
-    sector_only = Scope.from_dict({"provinces": ["01"], "sectors": ["Tư pháp"]})
-    screen = await Screen.open(live_server, user_token(live_server.db_url, "op-tu-phap", "operator", sector_only))
-    everyone = await Screen.open(live_server, live_server.admin_token)
+    tu_phap = Scope.from_dict({"provinces": ["01"], "sectors": ["Tư pháp"]})
+    dat_dai = Scope.from_dict({"provinces": ["01"], "sectors": ["Đất đai"]})
+    screen = await Screen.open(live_server, user_token(live_server.db_url, "op-tu-phap", "operator", tu_phap))
+    other = await Screen.open(live_server, user_token(live_server.db_url, "op-dat-dai", "operator", dat_dai))
     await screen.close()
-    await everyone.close()
-    assert screen.messages[0]["data"]["alerts"] == []
-    assert everyone.messages[0]["data"]["alerts"] != []
+    await other.close()
+    alerts = screen.messages[0]["data"]["alerts"]
+    assert alerts != [] and {a["sector_code"] for a in alerts} == {"Tư pháp"}
+    assert other.messages[0]["data"]["alerts"] == []
     [province] = screen.messages[0]["data"]["provinces"]
-    assert (province["code"], province["overdue"]) == ("01", 1)  # counts do have a sector
+    assert (province["code"], province["overdue"]) == ("01", 1)
 
 
 # --------------------------------------------------------------------------- the handshake

@@ -1,9 +1,15 @@
-"""The screen and the alert engine must count the same dossiers as "due soon" and "overdue",
-including a dossier due exactly at the end of the due-soon horizon (a common case: a receipt
-outside office hours starts at the next opening, so its deadline falls at a closing time)."""
+"""The screen and the alert engine must count the same dossiers as "due soon", "overdue" and "late
+without apology", including a dossier due exactly at the end of the due-soon horizon (a common
+case: a receipt outside office hours starts at the next opening, so its deadline falls at a
+closing time).
+
+Alerts are one series per (locality, agency, sector), so a province's count is the sum of its
+alerts' values, and a sector's count (the screen of a sector-scoped person) the sum over the
+alerts labelled with that sector."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,37 +18,83 @@ import psycopg
 from alerts.calendar import WorkingCalendar
 from alerts.rules import due_soon_horizon
 from alerts.shell import AlertEngine
+from ioc.auth.scope import Scope
 from ioc.metrics import Metrics
-from ioc.status import province_status
+from ioc.status import LocalityStatus, province_status
 from tests.conftest import LiveServer
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY_EARLY = datetime(2026, 11, 16, 6, 0, tzinfo=VN)  # before opening: the clock starts at 08:00
-NOW = datetime(2026, 11, 16, 8, 0, tzinfo=VN)  # horizon = Monday 17:00 = the deadline below
+LAST_MONDAY_EARLY = datetime(2026, 11, 9, 6, 0, tzinfo=VN)  # due 9 Nov 17:00: a week late by NOW
+NOW = datetime(2026, 11, 16, 8, 0, tzinfo=VN)  # horizon = Monday 17:00 = this week's receipts' deadline
+HO_TICH, TU_PHAP = "Hộ tịch", "Tư pháp"
+HONG_HA, BA_DINH = ("00097", "UBND Phường Hồng Hà"), ("00004", "UBND Phường Ba Đình")
 
 
-def receipt(event_id: str, dossier: str) -> dict[str, object]:
+def receipt(dossier: str, sector: str, place: tuple[str, str], at: datetime = MONDAY_EARLY) -> dict[str, object]:
+    commune, agency = place
     return {
-        "event_id": event_id, "dossier_code": dossier, "event_type": "received",
-        "occurred_at": MONDAY_EARLY.isoformat(), "channel": "direct",
-        "procedure": {"code": "1.001193", "name": "Đăng ký khai sinh", "sector": "Hộ tịch", "statutory_days": 1},
-        "agency": {"code": "UBND-00097", "name": "UBND Phường Hồng Hà"}, "locality": {"commune_code": "00097"},
+        "event_id": f"{dossier}:received", "dossier_code": dossier, "event_type": "received",
+        "occurred_at": at.isoformat(), "channel": "direct",
+        "procedure": {"code": f"P-{sector}", "name": f"Thủ tục {sector}", "sector": sector, "statutory_days": 1},
+        "agency": {"code": f"UBND-{commune}", "name": agency}, "locality": {"commune_code": commune},
     }  # fmt: skip
 
 
-async def test_due_exactly_at_the_horizon_counts_on_screen_and_in_alerts(live_server: LiveServer) -> None:
-    response = live_server.post_events([receipt("h-1", "HS-H1")])
-    assert response.json()["accepted"] == 1
+def alert_totals(rows: list[tuple[str, str | None, float]], sector: str | None = None) -> Counter[str]:
+    """Sum of alert values per rule, over every alert or over those of one sector."""
+    totals: Counter[str] = Counter()
+    for rule_id, sector_code, value in rows:
+        if sector is None or sector_code == sector:
+            totals[rule_id] += int(value)
+    return totals
+
+
+def status_totals(status: LocalityStatus) -> Counter[str]:
+    counts = {
+        "due_soon": status.due_soon,
+        "overdue": status.overdue,
+        "late_without_apology": status.late_without_apology,
+    }
+    return Counter({k: v for k, v in counts.items() if v})
+
+
+async def test_screen_and_alerts_count_the_same_dossiers_per_province_and_per_sector(live_server: LiveServer) -> None:
+    response = live_server.post_events([
+        # Due this Monday 17:00 = exactly the due-soon horizon: two sectors at one desk, one elsewhere.
+        receipt("HS-H1", HO_TICH, HONG_HA), receipt("HS-H2", HO_TICH, HONG_HA),
+        receipt("HS-T1", TU_PHAP, HONG_HA), receipt("HS-T2", TU_PHAP, BA_DINH),
+        # Due a week ago: overdue, and owing an apology letter.
+        receipt("HS-O1", HO_TICH, HONG_HA, LAST_MONDAY_EARLY), receipt("HS-O2", TU_PHAP, HONG_HA, LAST_MONDAY_EARLY),
+    ])  # fmt: skip
+    assert response.json()["accepted"] == 6
     calendar = WorkingCalendar()
     horizon = due_soon_horizon(NOW, calendar)
     assert horizon == datetime(2026, 11, 16, 17, 0, tzinfo=VN)
 
     async with await psycopg.AsyncConnection.connect(live_server.db_url) as conn:
-        statuses = {s.code: s for s in await province_status(conn, NOW, horizon, "30d")}
+        [everything] = [s for s in await province_status(conn, NOW, horizon, "30d") if s.code == "01"]
+        by_sector = {}
+        for sector in (HO_TICH, TU_PHAP):
+            scope = Scope.from_dict({"national": True, "sectors": [sector]})
+            [by_sector[sector]] = [s for s in await province_status(conn, NOW, horizon, "30d", scope=scope)
+                                   if s.code == "01"]  # fmt: skip
         report = await AlertEngine(calendar, Metrics()).run_once(conn, NOW)
-        cur = await conn.execute("SELECT rule_id, state FROM alert")
+        cur = await conn.execute(
+            "SELECT rule_id, sector_code, value, state, labels FROM alert WHERE province_code = '01'"
+        )
         alerts = await cur.fetchall()
 
-    assert statuses["01"].due_soon == 1 and statuses["01"].overdue == 0
-    assert report.transitions == 1
-    assert alerts == [("due_soon", "firing")]
+    assert {(a[3], a[0]) for a in alerts} == {("firing", "due_soon"), ("firing", "overdue"),
+                                              ("firing", "late_without_apology")}  # fmt: skip
+    assert all(a[4].get("sector") == a[1] for a in alerts)  # the label and the column agree
+    assert report.transitions == len(alerts) == 3 + 2 + 2  # one series per (commune, agency, sector)
+    values = [(str(a[0]), a[1], float(a[2])) for a in alerts]
+    assert (
+        status_totals(everything)
+        == alert_totals(values)
+        == Counter({"due_soon": 4, "overdue": 2, "late_without_apology": 2})
+    )
+    for sector, status in by_sector.items():
+        assert status_totals(status) == alert_totals(values, sector), sector
+    assert alert_totals(values, HO_TICH)["due_soon"] == 2 and alert_totals(values, TU_PHAP)["due_soon"] == 2

@@ -173,6 +173,39 @@ def test_overdue_group_fires_immediately_then_resolves_when_gone() -> None:
     )
 
 
+def test_overdue_series_are_split_by_sector_and_name_it() -> None:
+    # People are scoped by sector: each sector's dossiers are their own series, labelled with it.
+    group = overdue_group()
+    tu_phap = OverdueGroup(**{**group.__dict__, "sector": "Tư pháp"})
+    ho_tich = OverdueGroup(**{**group.__dict__, "sector": "Hộ tịch"})
+    a, b = overdue_signals(OverdueRule(), [tu_phap, ho_tich])
+    assert (a.labels["sector"], b.labels["sector"]) == ("Tư pháp", "Hộ tịch")
+    assert a.fingerprint != b.fingerprint
+    assert a.summary_vi == (
+        "Phường Hồng Hà – UBND phường Hồng Hà – lĩnh vực Tư pháp: 3 hồ sơ quá hạn (quá hạn lâu nhất từ 12/11/2026)"
+    )
+    assert a.summary_en.startswith("Phường Hồng Hà – UBND phường Hồng Hà – Tư pháp sector: 3 overdue dossiers")
+
+
+@pytest.mark.parametrize("sector", [None, ""])
+def test_a_group_without_sector_carries_no_sector_label(sector: str | None) -> None:
+    group = OverdueGroup(**{**overdue_group().__dict__, "sector": sector})
+    (s,) = overdue_signals(OverdueRule(), [group])
+    assert "sector" not in s.labels
+    assert s.summary_vi.startswith("Phường Hồng Hà – UBND phường Hồng Hà: 3 hồ sơ quá hạn")
+
+
+def test_due_soon_and_missing_apology_carry_the_sector() -> None:
+    due = DueSoonGroup("01", "00070", "UBND-00070", None, "Phường Hồng Hà", 1, vn(2026, 11, 13, 10), (), "Đất đai")
+    late = MissingApologyGroup("01", "00070", None, None, "Phường Hồng Hà", 2, vn(2026, 11, 10, 17), (), "Đất đai")
+    (d,) = due_soon_signals(DueSoonRule(), [due])
+    (m,) = missing_apology_signals(MissingApologyRule(), [late])
+    assert d.labels["sector"] == m.labels["sector"] == "Đất đai"
+    assert d.summary_vi.startswith("Phường Hồng Hà – lĩnh vực Đất đai: 1 hồ sơ sắp đến hạn")
+    assert m.summary_vi.startswith("Phường Hồng Hà – lĩnh vực Đất đai: 2 hồ sơ trễ hạn chưa có thư xin lỗi")
+    assert m.summary_en.startswith("Phường Hồng Hà – Đất đai sector: 2 late dossiers")
+
+
 def test_zero_count_groups_do_not_signal() -> None:
     assert overdue_signals(OverdueRule(), [overdue_group(count=0)]) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -148,6 +149,17 @@ def test_pre_due_warnings_share_the_rule_with_a_phase_label() -> None:
     assert len({s.fingerprint for s in signals}) == 2
     pre = next(s for s in signals if "phase" in s.labels)
     assert pre.severity is Severity.WARNING and "sắp đến hạn trong 2 ngày làm việc" in pre.summary_vi
+
+
+def test_each_sector_is_its_own_series_in_both_phases() -> None:
+    now = vn(2026, 9, 7, 10)
+    overdue = [replace(_overdue(vn(2026, 9, 7, 9)), sector=name) for name in ("Tư pháp", "Hộ tịch")]
+    due_soon = [replace(_due_soon(vn(2026, 9, 8, 16)), sector="Tư pháp")]
+    signals = overdue_kind_signals("overdue", ESCALATING.params, overdue, due_soon, now, CAL)  # type: ignore[arg-type]
+    assert sorted((s.labels["sector"], s.labels.get("phase", "-")) for s in signals) == [
+        ("Hộ tịch", "-"), ("Tư pháp", "-"), ("Tư pháp", "due_soon"),
+    ]  # fmt: skip
+    assert len({s.fingerprint for s in signals}) == 3
 
 
 def test_a_pre_due_only_rule_keeps_the_old_due_soon_labels() -> None:
