@@ -316,8 +316,8 @@ def start_ioc(url: str, work: Path, mode: str) -> tuple[list[subprocess.Popen[by
 
 
 def inproc_pipeline(url: str, stop: threading.Event, tick: float) -> threading.Thread:
-    """The pipeline's entry points in a loop (until `ioc alerts` runs them itself): rule engine,
-    notification planner, delivery workers. Imported late: they are being written."""
+    """The pipeline's entry points in a loop inside the benchmark (rule engine, notification planner,
+    delivery workers): a diagnostic to separate the pipeline's cost from the processes' wake-ups."""
 
     async def loop() -> None:
         from psycopg_pool import AsyncConnectionPool

@@ -67,6 +67,12 @@ def _row_text(browser: Any, alert_id: int) -> str:
     return str(browser.execute_script(script + " return r ? r.innerText : '';", alert_id))
 
 
+def _read(browser: Any, selector: str, expression: str = "e.textContent") -> Any:
+    """`expression` of the element `e` matching `selector` (None if absent), read in one step inside the page."""
+    script = f"const e = document.querySelector(arguments[0]); return e ? ({expression}) : null;"
+    return browser.execute_script(script, selector)
+
+
 def _in_row(browser: Any, alert_id: int, selector: str) -> list[Any]:
     return list(browser.find_elements("css selector", f'#alert-feed li[data-alert-id="{alert_id}"] {selector}'))
 
@@ -151,9 +157,9 @@ def test_an_operator_works_an_alert_from_the_console(desk_sized: Any, module_liv
     _click(browser, mine, 'button[data-action="ack"]')
     assert eventually(lambda: _focused(browser)["id"] == f"alert-{mine}-ack-comment"), _focused(browser)
     assert _focused(browser)["outline"] == "solid"  # the focus is visible
-    label = browser.find_element("css selector", f'label[for="alert-{mine}-ack-comment"]').text
-    assert label == "Ghi chú khi xác nhận (không bắt buộc)"
-    assert _in_row(browser, mine, 'button[data-action="ack"]')[0].get_attribute("aria-expanded") == "true"
+    assert _read(browser, f'label[for="alert-{mine}-ack-comment"]') == "Ghi chú khi xác nhận (không bắt buộc)"
+    ack_button = f'#alert-feed li[data-alert-id="{mine}"] button[data-action="ack"]'
+    assert _read(browser, ack_button, "e.getAttribute('aria-expanded')") == "true"
     _type(browser, "Đã gọi UBND phường" + keys.ENTER)
 
     assert eventually(lambda: _alert_columns(db, mine)["acknowledged_by"] == "desk-op")
@@ -181,7 +187,11 @@ def test_an_operator_works_an_alert_from_the_console(desk_sized: Any, module_liv
     # 3. Snooze until tomorrow morning (08:00 Việt Nam time), chosen among the four lengths.
     _click(browser, mine, 'button[data-action="snooze"]')
     assert eventually(lambda: _in_row(browser, mine, 'form[data-form="snooze"]'))
-    choices = [label.text for label in _in_row(browser, mine, "label.alert-form-choice")]
+    choices = browser.execute_script(
+        "return [...document.querySelectorAll(`#alert-${arguments[0]}-form label.alert-form-choice`)]"
+        ".map(l => l.textContent.trim())",
+        mine,
+    )
     assert choices[:2] == ["1 giờ", "4 giờ"] and choices[3] == "1 ngày", choices
     assert choices[2].startswith("Đến sáng mai (08:00 ngày "), choices
     assert _focused(browser)["id"] == f"alert-{mine}-snooze-4h"  # the default choice has the focus
@@ -223,11 +233,13 @@ def test_an_operator_works_an_alert_from_the_console(desk_sized: Any, module_liv
     assert eventually(lambda: _focused(browser)["id"] == f"alert-{mine}-resolve-comment"), _focused(browser)
     _type(browser, keys.ENTER)
     error = f"#alert-{mine}-form-error"
-    assert eventually(lambda: browser.find_element("css selector", error).text == "Hãy ghi lý do đóng cảnh báo.")
-    field = browser.find_element("id", f"alert-{mine}-resolve-comment")
-    assert field.get_attribute("aria-invalid") == "true" and f"alert-{mine}-form-error" in (
-        field.get_attribute("aria-describedby") or ""
-    )
+    assert eventually(lambda: _read(browser, error) == "Hãy ghi lý do đóng cảnh báo."), _row_text(browser, mine)
+    field = f"#alert-{mine}-resolve-comment"
+    assert _read(browser, field, "[e.getAttribute('aria-invalid'), e.getAttribute('aria-describedby')]") == [
+        "true",
+        f"alert-{mine}-form-error",
+    ]
+    assert _focused(browser)["id"] == f"alert-{mine}-resolve-comment"  # the focus stays in the field
     assert _alert_columns(db, mine)["state"] == "firing" and len(_activity(db, mine)) == 4
     _type(browser, "Phường đã xử lý xong 9 hồ sơ")
     _click(browser, mine, "button.alert-form-submit")
