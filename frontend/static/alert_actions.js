@@ -187,7 +187,7 @@
     resolve: "Đóng cảnh báo",
   };
   const SUBMIT_LABEL = { ack: "Xác nhận", assign: "Giao", snooze: "Tạm hoãn", resolve: "Đóng cảnh báo" };
-  const FIRST_FIELD = { ack: "comment", assign: "username", snooze: "choice", resolve: "comment" };
+  const FIRST_FIELD = { ack: "comment", assign: "username", resolve: "comment" };
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -241,13 +241,21 @@
       for (const key of wanted.keys) {
         const node = li.querySelector('[data-focus-key="' + key + '"]');
         if (!node || node.disabled) continue;
-        node.focus({ preventScroll: !scroll });
+        node.focus({ preventScroll: true });
+        // The whole form in view (the alert list scrolls), not just its first field.
+        if (scroll) (node.closest("form") || node).scrollIntoView({ block: "nearest" });
         if (wanted.start !== null && wanted.start !== undefined && typeof node.setSelectionRange === "function") {
           node.setSelectionRange(wanted.start, wanted.end);
         }
         return;
       }
     });
+  }
+
+  // The focus key of a form's first field (for the snooze form: the radio of the current choice).
+  function firstFieldKey(id, kind) {
+    if (kind === "snooze") return "snooze-choice-" + draft(id, kind, "choice", DEFAULT_SNOOZE);
+    return kind + "-" + FIRST_FIELD[kind];
   }
 
   function requestFocus(id, keys) {
@@ -300,7 +308,9 @@
       radio.id = "alert-" + id + "-snooze-" + choice.value;
       radio.value = choice.value;
       radio.checked = choice.value === chosen;
-      radio.addEventListener("change", () => { if (radio.checked) ui.drafts[draftKey(id, "snooze", "choice")] = choice.value; });
+      radio.addEventListener("change", () => {
+        if (radio.checked) ui.drafts[draftKey(id, "snooze", "choice")] = choice.value;
+      });
       const label = el("label", "alert-form-choice");
       label.htmlFor = radio.id;
       label.append(radio, document.createTextNode(" " + choice.label));
@@ -341,7 +351,8 @@
     }
 
     const buttons = el("div", "alert-form-buttons");
-    const send = keyed(el("button", "alert-form-submit", busy ? "Đang gửi…" : SUBMIT_LABEL[kind]), id, kind + "-submit");
+    const sendLabel = busy ? "Đang gửi…" : SUBMIT_LABEL[kind];
+    const send = keyed(el("button", "alert-form-submit", sendLabel), id, kind + "-submit");
     send.type = "submit";
     send.disabled = busy;
     buttons.appendChild(send);
@@ -391,10 +402,7 @@
     }
     ui.form = { id: id, kind: kind };
     delete ui.errors[id];
-    const first = FIRST_FIELD[kind] === "choice"
-      ? "snooze-choice-" + draft(id, "snooze", "choice", DEFAULT_SNOOZE)
-      : kind + "-" + FIRST_FIELD[kind];
-    requestFocus(id, [first]);
+    requestFocus(id, [firstFieldKey(id, kind)]);
     onChanged(null);
   }
 
@@ -408,7 +416,7 @@
     const problem = formProblem(kind, values);
     if (problem) {
       ui.errors[id] = problem;
-      requestFocus(id, [kind + "-" + FIRST_FIELD[kind]]);
+      requestFocus(id, [firstFieldKey(id, kind)]);
       onChanged(null);
       return;
     }
@@ -435,9 +443,7 @@
       onChanged(result.body);
     } else {
       ui.errors[id] = errorText(result);
-      const field = FIRST_FIELD[kind] === "choice" ? "snooze-choice-" + draft(id, kind, "choice", DEFAULT_SNOOZE)
-        : kind + "-" + FIRST_FIELD[kind];
-      requestFocus(id, [field, "button:" + kind]);
+      requestFocus(id, [firstFieldKey(id, kind), "button:" + kind]);
       onChanged(null);
     }
   }
@@ -477,7 +483,9 @@
     if (people) status.textContent += " · " + people;
     li.appendChild(status);
 
-    const open = ui.form && ui.form.id === id && formAllowed(alert, ui.form.kind) ? ui.form.kind : null;
+    // Someone else may have acknowledged or closed the alert meanwhile: that form has no purpose now.
+    if (ui.form && ui.form.id === id && !formAllowed(alert, ui.form.kind)) ui.form = null;
+    const open = ui.form && ui.form.id === id ? ui.form.kind : null;
     const buttons = el("div", "alert-actions");
     const button = (label, name, handler, controls) => {
       const b = keyed(el("button", "alert-action", label), id, "button:" + name);
@@ -493,8 +501,9 @@
       });
       buttons.appendChild(b);
     };
+    const formId = "alert-" + id + "-form"; // actionForm's id
     const formButton = (label, kind) =>
-      button(label, kind, () => openForm(alert, kind, redraw), { open: open === kind, target: "alert-" + id + "-form" });
+      button(label, kind, () => openForm(alert, kind, redraw), { open: open === kind, target: formId });
     if (alert.state !== "resolved") {
       if (!alert.acknowledged_at) formButton("Xác nhận", "ack");
       formButton("Giao", "assign");

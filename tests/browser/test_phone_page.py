@@ -1,7 +1,7 @@
 """The phone page in headless Chromium at a phone's size: a subscriber signs in, sees the alerts
 of their scope (and not the others), acknowledges one with a tap; the database then holds the
 acknowledgement and its history line. Also: the service worker registers, and the PWA files are
-served the way browsers require."""
+served the way browsers require. (The console's alert actions: test_console_alert_actions.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from ioc.auth.scope import Scope
 from tests.auth_support import create_user
-from tests.browser.pages import console, eventually, forget_everything, sign_in, submit_login, wait_for_url
+from tests.browser.pages import console, eventually, forget_everything, submit_login, wait_for_url
 from tests.browser.test_frontend_routes import FRONTEND_DIR, _InlineCode
 from tests.conftest import LiveServer
 from tests.integration.alerting.people_support import fetch_all, fetch_one, seed_alert
@@ -105,18 +105,3 @@ def test_phone_page_has_no_inline_code_or_styles() -> None:
     parser = _InlineCode()
     parser.feed((FRONTEND_DIR / "phone.html").read_text(encoding="utf-8"))
     assert parser.found == []
-
-
-def test_the_console_alert_list_has_the_people_buttons(browser: Any, module_live_server: LiveServer) -> None:
-    server = module_live_server
-    create_user(server.db_url, "console-op", "operator", Scope.from_dict({"provinces": ["01"]}))
-    alert_id = seed_alert(server.db_url, "01", summary="Hà Nội: cảnh báo cho bảng điều khiển")
-    sign_in(browser, server.url, "console-op")
-    feed = browser.find_element("id", "alert-feed")
-    assert eventually(lambda: "cảnh báo cho bảng điều khiển" in feed.text), feed.text
-    actions = browser.execute_script(
-        "return [...document.querySelectorAll('#alert-feed .alert-action')].map(b => b.dataset.action)"
-    )
-    assert {"ack", "assign", "snooze", "resolve", "history"} <= set(actions), actions
-    assert "Chưa xác nhận" in feed.text
-    assert alert_id > 0
