@@ -22,9 +22,10 @@ the state is what the command centre believes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from enum import StrEnum
+from operator import add, attrgetter, neg, sub
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -169,6 +170,18 @@ def outcome_of(resolved_at: datetime, due_at: datetime) -> str:
     return "on_time"
 
 
+_STATE_FIELDS = tuple(f.name for f in fields(DossierState))
+_state_values = attrgetter(*_STATE_FIELDS)
+
+
+def _with_changes(state: DossierState, changes: dict[str, Any]) -> DossierState:
+    """``dataclasses.replace`` without its per-field Python loop (DossierState has no
+    ``__post_init__`` and every field is an init field, so the two are equivalent)."""
+    values = dict(zip(_STATE_FIELDS, _state_values(state), strict=True))
+    values.update(changes)
+    return DossierState(**values)
+
+
 def apply_event(
     state: DossierState | None, event: DossierEvent, calendar_for: CalendarFor, procedure_of: ProcedureLookup
 ) -> DossierState | None:
@@ -193,9 +206,9 @@ def apply_event(
     changes = _changes(state, event, calendar_for)
     if event.handler_code is not None and state.is_open:
         changes.update(_handler(state, event))
-    # One `replace` per event: the fold runs for every ingested event, tens of thousands a second.
+    # One copy per event: the fold runs for every ingested event, tens of thousands a second.
     changes["last_event_at"] = max(state.last_event_at, t)
-    return replace(state, **changes)
+    return _with_changes(state, changes)
 
 
 def _changes(state: DossierState, event: DossierEvent, calendar_for: CalendarFor) -> dict[str, Any]:
@@ -338,20 +351,30 @@ def _slot(out: dict[RollupKey, list[int]], key: RollupKey) -> list[int]:
     return counts
 
 
+def rollup_totals(
+    pairs: Iterable[tuple[DossierState | None, DossierState | None]],
+) -> dict[RollupKey, list[int]]:
+    """Net rollup change per key, as counts in ``ROLLUP_FIELDS`` order; keys that net to zero
+    are left out. Element-wise sums run in C (``map`` with ``operator``): this runs per batch
+    over every changed dossier, and a Python loop over the 14 counts cost ~8 µs per event."""
+    totals: dict[RollupKey, list[int]] = {}
+    for old, new in pairs:
+        if old is not None:
+            for key, counts in contributions(old).items():
+                acc = totals.get(key)
+                totals[key] = list(map(neg, counts)) if acc is None else list(map(sub, acc, counts))
+        # contributions() builds fresh lists: a key seen first here may keep its list as is.
+        for key, counts in contributions(new).items():
+            acc = totals.get(key)
+            totals[key] = counts if acc is None else list(map(add, acc, counts))
+    return {key: counts for key, counts in totals.items() if any(counts)}
+
+
 def rollup_delta(
     pairs: Iterable[tuple[DossierState | None, DossierState | None]],
 ) -> dict[RollupKey, dict[str, int]]:
-    totals: dict[RollupKey, list[int]] = {}
-    for old, new in pairs:
-        for sign, state in ((-1, old), (1, new)):
-            for key, counts in contributions(state).items():
-                acc = totals.get(key)
-                if acc is None:
-                    acc = totals[key] = [0] * _WIDTH
-                for i, n in enumerate(counts):
-                    acc[i] += sign * n
+    """``rollup_totals`` by field name, non-zero counts only (the readable form)."""
     return {
         key: {field: n for field, n in zip(ROLLUP_FIELDS, counts, strict=True) if n}
-        for key, counts in totals.items()
-        if any(counts)
+        for key, counts in rollup_totals(pairs).items()
     }

@@ -28,7 +28,7 @@ from ingest.lifecycle import (
     DossierState,
     EventType,
     fold,
-    rollup_delta,
+    rollup_totals,
 )
 from ingest.parse import ItemResult, ParsedBatch
 from ingest.reference import CalendarStore, ProcedureCache
@@ -276,7 +276,7 @@ class DossierWriter:
             await conn.execute(DELETE_ORPHANS, [adopted])
         # Rows are upserted in key order so concurrent writers take row locks in the same order.
         changed = sorted((new for _, new in pairs if new is not None), key=lambda state: state.code)
-        delta = rollup_delta(pairs)
+        delta = rollup_totals(pairs)
         if changed or delta:
             await conn.execute(PREPARE_STAGING)
         if changed:
@@ -289,8 +289,7 @@ class DossierWriter:
             async with conn.cursor().copy(COPY_ROLLUP) as copy:
                 copy.set_types(ROLLUP_TYPES)
                 for key in sorted(delta):
-                    counts = delta[key]
-                    await copy.write_row((*key, *(counts.get(f, 0) for f in ROLLUP_FIELDS)))
+                    await copy.write_row((*key, *delta[key]))
             await conn.execute(MERGE_ROLLUP)
         return {e.province_code for e in fresh} | {s.province_code for s in changed}
 
