@@ -102,7 +102,11 @@
   }
 
   function errorText(result) {
-    const detail = result.body && typeof result.body.detail === "string" ? result.body.detail : "";
+    // FastAPI answers a string, or (validation) a list of {msg}: both are said in words.
+    const raw = result.body ? result.body.detail : null;
+    const detail = typeof raw === "string" ? raw
+      : Array.isArray(raw) ? raw.map((d) => (d && typeof d.msg === "string" ? d.msg : "")).filter(Boolean).join("; ")
+      : "";
     switch (result.status) {
       case 0: return "Không kết nối được máy chủ.";
       case 401: return "Phiên đăng nhập đã hết, hãy đăng nhập lại.";
