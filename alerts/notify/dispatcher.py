@@ -61,6 +61,10 @@ SELECT_SILENCES = """
 SELECT id, matchers, starts_at, ends_at, recurrence, comment, created_by, expired_at, reminded_until
 FROM silence WHERE (expired_at IS NULL OR expired_at > %(now)s) AND (ends_at IS NULL OR ends_at > %(now)s)
 """
+SELECT_SILENCE_NOTED = (
+    "SELECT alert_id, (data->>'silence_id')::bigint FROM alert_activity"
+    " WHERE kind = 'silenced' AND alert_id = ANY(%s) AND data ? 'silence_id'"
+)
 SELECT_INHIBIT = "SELECT id, source_matchers, target_matchers, equal FROM inhibit_rule ORDER BY id"
 SELECT_ROUTES = """
 SELECT id, position, matchers, contact_points, group_by, group_wait_s, group_interval_s, repeat_interval_s,
@@ -276,7 +280,13 @@ async def load_planner_input(
         subscriptions=[_subscription(r) for r in await _rows(conn, SELECT_SUBSCRIPTIONS)],
         people=await _people(conn), groups=groups, escalation_policies=policies, escalations=escalations,
         subscription_timing=subscription_timing or GroupTiming(), reminder_lead=reminder_lead,
+        silence_noted=await _silence_noted(conn, [a.id for a in alerts if a.firing]),
     )  # fmt: skip
+
+
+async def _silence_noted(conn: AnyConn, alert_ids: list[int]) -> frozenset[tuple[int, int]]:
+    cur = await conn.execute(SELECT_SILENCE_NOTED, [alert_ids])
+    return frozenset((int(r[0]), int(r[1])) for r in await cur.fetchall())
 
 
 def _subscription(r: Sequence[Any]) -> Subscription:

@@ -96,6 +96,8 @@ class PlannerInput:
     escalations: Mapping[int, EscalationState] = field(default_factory=dict)
     subscription_timing: GroupTiming = field(default_factory=GroupTiming)
     reminder_lead: timedelta = timedelta(minutes=30)
+    # (alert id, silence id) pairs whose "silenced" line is already in the alert's timeline.
+    silence_noted: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Activity:
     """An ``alert_activity`` line (actor 'system')."""
 
     alert_id: int
-    kind: str  # 'notify' | 'escalate'
+    kind: str  # 'notify' | 'escalate' | 'silenced'
     comment: str
     data: Mapping[str, Any]
 
@@ -124,6 +126,7 @@ class _Mute:
     silenced: bool
     muted: bool
     reason: str | None
+    silence_id: int | None = None
 
 
 def _mutes(inp: PlannerInput, now: datetime) -> dict[int, _Mute]:
@@ -139,13 +142,26 @@ def _mutes(inp: PlannerInput, now: datetime) -> dict[int, _Mute]:
         silenced = hit is not None or rule is not None
         reason = (f"silence:{hit.silence_id}" if hit else f"inhibit:{rule}" if rule
                   else "snoozed" if snoozed else "flapping" if a.flapping else None)  # fmt: skip
-        out[a.id] = _Mute(silenced, silenced or snoozed or a.flapping, reason)
+        out[a.id] = _Mute(silenced, silenced or snoozed or a.flapping, reason, hit.silence_id if hit else None)
     return out
+
+
+def _silence_lines(inp: PlannerInput, mutes: Mapping[int, _Mute]) -> list[Activity]:
+    """One timeline line per firing alert and silence muting it, the first time it does, so the
+    alert's history says why nobody was told."""
+    lines = []
+    for a in inp.alerts:
+        sid = mutes[a.id].silence_id
+        if a.firing and sid is not None and (a.id, sid) not in inp.silence_noted:
+            lines.append(Activity(a.id, "silenced", f"Bị im lặng #{sid} tắt thông báo / muted by silence #{sid}",
+                                  {"silence_id": sid}))  # fmt: skip
+    return lines
 
 
 def plan(inp: PlannerInput, now: datetime, calendar: WorkingCalendar) -> Plan:
     out = Plan()
     mutes = _mutes(inp, now)
+    out.activities.extend(_silence_lines(inp, mutes))
     members: dict[tuple[str, str], list[MemberAlert]] = defaultdict(list)
     group_meta: dict[tuple[str, str], tuple[dict[str, str], GroupTiming]] = {}
 

@@ -171,3 +171,18 @@ async def test_silence_reminder_sent_once(db_url: str) -> None:
     [(channel, address, kind)] = sql(db_url, "SELECT channel, address, payload->>'kind' FROM delivery")
     assert (channel, address, kind) == ("telegram", "4242", "silence_expiry")
     assert sql(db_url, "SELECT reminded_until FROM silence") == [(ends,)]
+
+
+async def test_a_silenced_alert_gets_one_timeline_line_and_no_message(db_url: str) -> None:
+    seed_webhook_route(db_url)
+    aid = seed_alert(db_url, "fp-muted")
+    window = [FIRED - timedelta(hours=1), FIRED + timedelta(hours=2)]
+    [(sid,)] = sql(db_url, "INSERT INTO silence (matchers, starts_at, ends_at, comment, created_by) VALUES"
+                           " ('[{\"label\": \"province_code\", \"op\": \"=\", \"value\": \"01\"}]', %s, %s, 'bảo trì',"
+                           " 'user:an') RETURNING id", window)  # fmt: skip
+    async with connect(db_url) as conn:
+        for seconds in (0, 31, 60):  # the planner runs every second; the line is written once
+            await dispatch_once(conn, FIRED + timedelta(seconds=seconds), CAL)
+    lines = sql(db_url, "SELECT kind, actor, data FROM alert_activity WHERE alert_id = %s", [aid])
+    assert lines == [("silenced", "system", {"silence_id": sid})]
+    assert sql(db_url, "SELECT count(*) FROM delivery") == [(0,)]

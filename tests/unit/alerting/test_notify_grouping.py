@@ -132,3 +132,29 @@ def test_inhibition_by_a_silent_source() -> None:
     p2 = plan(inp, T0 + timedelta(seconds=30), CAL)
     announced = {a.fingerprint for d in p2.deliveries for a in d.notification.firing}
     assert announced == {"fs", "fp", "fq"}  # "fa" (same stream and province as the silent source) muted
+
+
+@pytest.mark.parametrize(
+    ("alerts", "noted", "expected"),
+    [
+        # A firing alert a silence mutes: one line in its timeline, naming the silence.
+        ([A], frozenset(), [(1, 7)]),
+        # Already noted in an earlier round: nothing more (the planner runs every second).
+        ([A], frozenset({(1, 7)}), []),
+        # A resolved alert under the silence needs no line: nobody was kept from acting on it.
+        ([A_RESOLVED], frozenset(), []),
+    ],
+    ids=["first-time", "already-noted", "resolved"],
+)
+def test_a_silenced_alert_says_so_in_its_timeline(
+    alerts: list[AlertRecord], noted: frozenset[tuple[int, int]], expected: list[tuple[int, int]]
+) -> None:
+    p = run(alerts, None, T0 + timedelta(minutes=30), [SILENCE], silence_noted=noted)
+    lines = [(a.alert_id, a.data["silence_id"]) for a in p.activities if a.kind == "silenced"]
+    assert lines == expected
+    assert p.deliveries == []  # muted all the same
+
+
+def test_no_silence_no_line() -> None:
+    p = run([A], None, T0 + timedelta(minutes=30))
+    assert [a for a in p.activities if a.kind == "silenced"] == []
