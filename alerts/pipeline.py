@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from ioc.db.listen import listen_forever
 from ioc.db.pool import Conn
 from ioc.live.channel import LIVE_CHANNEL
 
@@ -121,17 +121,5 @@ class AlertPipeline:
                 w.cancel()
 
     async def _listen(self) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {LIVE_CHANNEL}")
-                    backoff = 0.5
-                    # Whatever happened while we were not listening gets evaluated now.
-                    self._data_changed.set()
-                    async for notify in conn.notifies():
-                        self.on_notification(notify.payload)
-            except (psycopg.Error, OSError) as exc:
-                log.warning("alert LISTEN connection lost (%s); reconnecting in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        # Whatever happened while nobody listened is evaluated at once on (re)connecting.
+        await listen_forever(self._url, LIVE_CHANNEL, self.on_notification, self._data_changed.set, name="alert")

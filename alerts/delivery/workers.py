@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from alerts.delivery.backoff import Dead, RetryPolicy, decide
@@ -27,6 +26,7 @@ from alerts.delivery.metrics import DeliveryMetrics
 from alerts.delivery.model import Channel
 from alerts.delivery.outbox import NOTIFY_CHANNEL, DeliveryRow, claim, mark_dead, mark_delivered, mark_retry
 from alerts.delivery.sender import Sender
+from ioc.db.listen import listen_forever
 
 __all__ = ["DeliveryWorkers"]
 
@@ -169,16 +169,9 @@ class DeliveryWorkers:
         if not isinstance(conninfo, str):
             log.warning("delivery LISTEN needs a connection string; relying on polling only")
             return
-        while True:
-            try:
-                async with await AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    self.wake()  # whatever was enqueued while we were not listening
-                    async for note in conn.notifies():
-                        with contextlib.suppress(ValueError):
-                            self.wake(Channel(note.payload))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("delivery LISTEN connection lost; reconnecting", exc_info=True)
-                await asyncio.sleep(max(self._poll_interval, 1.0))
+        # On (re)connecting, wake every channel: whatever was enqueued while nobody listened.
+        await listen_forever(conninfo, NOTIFY_CHANNEL, self._wake_for, self.wake, name="delivery")
+
+    def _wake_for(self, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            self.wake(Channel(payload))

@@ -26,7 +26,8 @@
 
   // ---- API ----------------------------------------------------------------------------------
 
-  // -> { ok, status, body }
+  // -> { ok, status, body }; status 0 when the server could not be reached. Shared by the pages'
+  // other API calls too (the phone settings).
   async function call(method, url, body) {
     let response;
     try {
@@ -546,7 +547,7 @@
   }
 
   window.IocAlertActions = {
-    api, ackText, peopleText, historyLine, errorText, hhmm, decorate, canAct, MAX_SNOOZE_HOURS,
+    call, api, ackText, peopleText, historyLine, errorText, hhmm, decorate, canAct, MAX_SNOOZE_HOURS,
     snoozeChoices, snoozeUntil, formProblem,
   };
 })();

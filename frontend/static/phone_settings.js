@@ -252,28 +252,11 @@
 
   // ---- API ----------------------------------------------------------------------------------
 
-  // -> { ok, status, body }
+  // The shared request helper (alert_actions.js); an expired session goes back to sign-in.
   async function call(method, url, body) {
-    let response;
-    try {
-      response = await fetch(url, {
-        method: method,
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: body === undefined ? {} : { "Content-Type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (err) {
-      return { ok: false, status: 0, body: null };
-    }
-    let parsed = null;
-    try {
-      parsed = await response.json();
-    } catch (err) {
-      parsed = null;
-    }
-    if (response.status === 401 && window.IocSession) window.IocSession.goToSignIn(state.me);
-    return { ok: response.ok, status: response.status, body: parsed };
+    const result = await window.IocAlertActions.call(method, url, body);
+    if (result.status === 401 && window.IocSession) window.IocSession.goToSignIn(state.me);
+    return result;
   }
 
   async function whoAmI() {

@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerts.rules import due_soon_horizon
 from ingest.reference import CalendarStore
 from ioc.auth.scope import Scope
+from ioc.db.listen import listen_forever
 from ioc.db.pool import Conn
 from ioc.live.alerts import ALERT_COLUMNS, SELECT_ALERTS_BY_ID, alert_row_to_dict
 from ioc.live.channel import LIVE_CHANNEL
@@ -182,20 +183,11 @@ class LiveFeed:
 
     async def listen(self) -> None:
         """Hold one LISTEN connection; after a reconnect, assume everything changed."""
-        backoff = 0.5
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {LIVE_CHANNEL}")
-                    self._everything_dirty = True
-                    self._wake.set()
-                    backoff = 0.5
-                    async for notify in conn.notifies():
-                        self.on_notification(notify.payload)
-            except (psycopg.Error, OSError) as exc:
-                log.warning("live LISTEN connection lost (%s); reconnecting in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        await listen_forever(self._url, LIVE_CHANNEL, self.on_notification, self._all_changed, name="live")
+
+    def _all_changed(self) -> None:
+        self._everything_dirty = True
+        self._wake.set()
 
     # -- refreshing -------------------------------------------------------------------------
 

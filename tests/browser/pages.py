@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +24,24 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.1)
+
+
+PHONE_SIZE = (390, 844)
+DESK_SIZE = (1400, 900)
+DEFAULT_SIZE = (1600, 1000)  # conftest.CHROMIUM_FLAGS --window-size
+
+
+@contextlib.contextmanager
+def window_of(browser: Any, size: tuple[int, int]) -> Iterator[Any]:
+    """The shared browser at `size`, on a blank page with an empty console: the previous test's
+    page (whose live feed reconnects to a server that is gone) must not log into this test."""
+    browser.get("about:blank")
+    console(browser)
+    browser.set_window_size(*size)
+    try:
+        yield browser
+    finally:
+        browser.set_window_size(*DEFAULT_SIZE)
 
 
 def console(browser: Any) -> list[dict[str, Any]]:

@@ -22,14 +22,12 @@ import pytest
 
 from ioc.auth.scope import Scope
 from tests.auth_support import bearer, create_user, user_token
-from tests.browser.pages import console, eventually, sign_in
+from tests.browser.pages import DESK_SIZE, console, eventually, sign_in, window_of
 from tests.conftest import LiveServer
 from tests.integration.alerting.people_support import fetch_all, fetch_one, seed_alert
 
 pytestmark = pytest.mark.browser
 
-DESK_SIZE = (1400, 900)
-DEFAULT_SIZE = (1600, 1000)  # conftest.CHROMIUM_FLAGS --window-size
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Record every alert row the live feed pushes, and every window.prompt (there must be none).
@@ -50,11 +48,8 @@ window.prompt = (message) => { window.__prompts.push(String(message)); return nu
 
 @pytest.fixture()
 def desk_sized(browser: Any) -> Iterator[Any]:
-    browser.set_window_size(*DESK_SIZE)
-    try:
-        yield browser
-    finally:
-        browser.set_window_size(*DEFAULT_SIZE)
+    with window_of(browser, DESK_SIZE) as sized:
+        yield sized
 
 
 def _keys() -> Any:

@@ -16,24 +16,26 @@ from psycopg import connect as psycopg_connect
 
 from ioc.auth.scope import Scope
 from tests.auth_support import create_user
-from tests.browser.pages import console, eventually, forget_everything, submit_login, wait_for_url
+from tests.browser.pages import (
+    PHONE_SIZE,
+    console,
+    eventually,
+    forget_everything,
+    submit_login,
+    wait_for_url,
+    window_of,
+)
 from tests.browser.test_frontend_routes import FRONTEND_DIR, _InlineCode
 from tests.conftest import LiveServer
 from tests.integration.alerting.people_support import fetch_all, fetch_one, seed_alert
 
 pytestmark = pytest.mark.browser
 
-PHONE_SIZE = (390, 844)
-DESKTOP_SIZE = (1600, 1000)  # conftest.CHROMIUM_FLAGS --window-size
-
 
 @pytest.fixture()
 def phone_sized(browser: Any) -> Iterator[Any]:
-    browser.set_window_size(*PHONE_SIZE)
-    try:
-        yield browser
-    finally:
-        browser.set_window_size(*DESKTOP_SIZE)
+    with window_of(browser, PHONE_SIZE) as sized:
+        yield sized
 
 
 def _card_text(browser: Any, alert_id: int) -> str:

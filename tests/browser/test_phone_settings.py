@@ -14,14 +14,21 @@ import pytest
 
 from ioc.auth.scope import Scope
 from tests.auth_support import create_user
-from tests.browser.pages import console, eventually, forget_everything, submit_login, text_of, wait_for_url
+from tests.browser.pages import (
+    PHONE_SIZE,
+    console,
+    eventually,
+    forget_everything,
+    submit_login,
+    text_of,
+    wait_for_url,
+    window_of,
+)
 from tests.conftest import LiveServer
 from tests.integration.alerting.people_support import fetch_all, fetch_one
 
 pytestmark = pytest.mark.browser
 
-PHONE_SIZE = (390, 844)
-DESKTOP_SIZE = (1600, 1000)  # conftest.CHROMIUM_FLAGS --window-size
 BA_DINH = Scope.from_dict({"communes": ["00004"]})  # Phường Ba Đình, Thành phố Hà Nội
 EMAIL = "can-bo@badinh.hanoi.gov.vn"
 SUBSCRIPTION_COLUMNS = (
@@ -32,11 +39,8 @@ SUBSCRIPTION_COLUMNS = (
 
 @pytest.fixture()
 def phone_sized(browser: Any) -> Iterator[Any]:
-    browser.set_window_size(*PHONE_SIZE)
-    try:
-        yield browser
-    finally:
-        browser.set_window_size(*DESKTOP_SIZE)
+    with window_of(browser, PHONE_SIZE) as sized:
+        yield sized
 
 
 def _open_settings(browser: Any, server: LiveServer, username: str) -> None:
