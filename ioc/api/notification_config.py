@@ -7,8 +7,9 @@ and the file accept exactly the same objects.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, Field, StringConstraints
@@ -107,8 +108,15 @@ def _row(table: str, r: Any) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in zip(COLUMNS[table], r, strict=True)}
 
 
-def _invalid(exc: MatcherError) -> HTTPException:
-    return HTTPException(422, str(exc))
+T = TypeVar("T")
+
+
+def _parsed(parse: Callable[[dict[str, Any]], T], object_id: str, body: BaseModel) -> T:
+    """The object a PUT body describes, or 422 naming what is wrong with it."""
+    try:
+        return parse({"id": object_id, **body.model_dump()})
+    except MatcherError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 def notification_config_router() -> APIRouter:
@@ -137,13 +145,21 @@ def notification_config_router() -> APIRouter:
                                origin=client_origin(request))  # fmt: skip
         return {"deleted": object_id}
 
-    async def record(request: Request, principal: Principal, table: str, object_id: str, body: BaseModel) -> None:
-        async with app_state(request).pool.connection() as conn:
+    async def save(
+        request: Request,
+        principal: Principal,
+        table: str,
+        object_id: str,
+        body: BaseModel,
+        write: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        """Write the object (``write(conn)``), forget an earlier deletion of it, audit — one transaction."""
+        async with app_state(request).pool.connection() as conn, conn.transaction():
+            await write(conn)
             await conn.execute(FORGET_DELETION, [table, object_id])
             await audit.record(conn, actor=principal.subject, actor_role=principal.role.value,
                                action=f"{table}.save", target=f"{table}:{object_id}", origin=client_origin(request),
                                details=body.model_dump(mode="json"))  # fmt: skip
-            await conn.commit()
 
     # ---------------------------------------------------------------- contact points
 
@@ -154,13 +170,9 @@ def notification_config_router() -> APIRouter:
     @router.put("/contact-points/{cp_id}", responses={422: {}})
     async def put_contact_point(request: Request, cp_id: ObjectId, body: ContactPointIn,
                                 principal: Admin) -> dict[str, Any]:  # fmt: skip
-        try:
-            cp = parse_contact_point({"id": cp_id, **body.model_dump()})
-        except MatcherError as exc:
-            raise _invalid(exc) from exc
-        async with app_state(request).pool.connection() as conn, conn.transaction():
-            await save_contact_point(conn, cp, principal.subject)
-        await record(request, principal, "contact_point", cp_id, body)
+        cp = _parsed(parse_contact_point, cp_id, body)
+        await save(request, principal, "contact_point", cp_id, body,
+                   lambda conn: save_contact_point(conn, cp, principal.subject))  # fmt: skip
         return {"id": cp.id, "channel": cp.channel.value, "address": cp.address, "options": dict(cp.options)}
 
     @router.delete("/contact-points/{cp_id}", responses={404: {}, 409: {}})
@@ -191,17 +203,16 @@ def notification_config_router() -> APIRouter:
 
     @router.put("/routes/{route_id}", responses={422: {}})
     async def put_route(request: Request, route_id: ObjectId, body: RouteIn, principal: Admin) -> dict[str, Any]:
-        try:
-            route = parse_route({"id": route_id, **body.model_dump()})
-        except MatcherError as exc:
-            raise _invalid(exc) from exc
-        async with app_state(request).pool.connection() as conn, conn.transaction():
+        route = _parsed(parse_route, route_id, body)
+
+        async def write(conn: Any) -> None:
             cur = await conn.execute("SELECT id FROM contact_point WHERE id = ANY(%s)", [list(route.contact_points)])
             missing = set(route.contact_points) - {r[0] for r in await cur.fetchall()}
             if missing:
                 raise HTTPException(422, f"contact_points: không có / unknown {sorted(missing)}")
             await save_route(conn, route, principal.subject)
-        await record(request, principal, "notification_route", route_id, body)
+
+        await save(request, principal, "notification_route", route_id, body, write)
         return {"id": route_id, **body.model_dump(mode="json")}
 
     @router.delete("/routes/{route_id}", responses={404: {}})
@@ -216,13 +227,9 @@ def notification_config_router() -> APIRouter:
 
     @router.put("/escalation-policies/{policy_id}", responses={422: {}})
     async def put_policy(request: Request, policy_id: ObjectId, body: PolicyIn, principal: Admin) -> dict[str, Any]:
-        try:
-            policy = parse_policy({"id": policy_id, **body.model_dump()})
-        except MatcherError as exc:
-            raise _invalid(exc) from exc
-        async with app_state(request).pool.connection() as conn, conn.transaction():
-            await save_policy(conn, policy, principal.subject)
-        await record(request, principal, "escalation_policy", policy_id, body)
+        policy = _parsed(parse_policy, policy_id, body)
+        await save(request, principal, "escalation_policy", policy_id, body,
+                   lambda conn: save_policy(conn, policy, principal.subject))  # fmt: skip
         return {"id": policy_id, **body.model_dump(mode="json")}
 
     @router.delete("/escalation-policies/{policy_id}", responses={404: {}})
@@ -239,13 +246,9 @@ def notification_config_router() -> APIRouter:
     async def put_inhibit_rule(
         request: Request, rule_id: ObjectId, body: InhibitIn, principal: Admin
     ) -> dict[str, Any]:
-        try:
-            rule = parse_inhibit_rule({"id": rule_id, **body.model_dump()})
-        except MatcherError as exc:
-            raise _invalid(exc) from exc
-        async with app_state(request).pool.connection() as conn, conn.transaction():
-            await save_inhibit_rule(conn, rule, principal.subject)
-        await record(request, principal, "inhibit_rule", rule_id, body)
+        rule = _parsed(parse_inhibit_rule, rule_id, body)
+        await save(request, principal, "inhibit_rule", rule_id, body,
+                   lambda conn: save_inhibit_rule(conn, rule, principal.subject))  # fmt: skip
         return {"id": rule_id, **body.model_dump(mode="json")}
 
     @router.delete("/inhibit-rules/{rule_id}", responses={404: {}})
