@@ -17,7 +17,7 @@ alert is acknowledged or resolved (``alert_escalation.stopped_at``/``stop_reason
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -178,7 +178,7 @@ def decide_escalation(
         return EscalationDecision(None)
     if state is not None and (alert.acknowledged or not alert.firing):
         reason = "acknowledged" if alert.acknowledged else "resolved"
-        return EscalationDecision(_replace(state, stopped_at=now, stop_reason=reason))
+        return EscalationDecision(replace(state, stopped_at=now, stop_reason=reason))
     if not alert.firing or alert.acknowledged or alert.muted:
         return EscalationDecision(None)
     if state is None:
@@ -191,19 +191,13 @@ def decide_escalation(
         return EscalationDecision(EscalationState(alert.id, policy.id, 0, 0, now), step)
     policy = next((p for p in policies if p.id == state.policy_id), None)
     if policy is None:
-        return EscalationDecision(_replace(state, stopped_at=now, stop_reason="policy_removed"))
+        return EscalationDecision(replace(state, stopped_at=now, stop_reason="policy_removed"))
     next_step, next_round = state.step + 1, state.round
     if next_step >= len(policy.steps):
         if state.round >= policy.repeat:
-            return EscalationDecision(_replace(state, stopped_at=now, stop_reason="exhausted"))
+            return EscalationDecision(replace(state, stopped_at=now, stop_reason="exhausted"))
         next_step, next_round = 0, state.round + 1
     step = policy.steps[next_step]
     if now < _due(calendar, state.notified_at, step.after_working_minutes):
         return EscalationDecision(None)
     return EscalationDecision(EscalationState(alert.id, policy.id, next_step, next_round, now), step)
-
-
-def _replace(state: EscalationState, **changes: Any) -> EscalationState:
-    from dataclasses import replace
-
-    return replace(state, **changes)

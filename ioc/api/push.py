@@ -9,6 +9,7 @@ the same phone) replaces the row, so one browser never receives a notification t
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,6 +62,13 @@ def _user_id(principal: Principal) -> int:
     return principal.user_id
 
 
+@functools.lru_cache(maxsize=4)
+def _public_key(path: Path) -> str:
+    # Read (or created) once per process, not on every page load; a new key pair needs a restart
+    # anyway, since every browser subscribed with the old one must subscribe again.
+    return vapid_public_key_of(path)
+
+
 def push_router(*, vapid_key_file: Path | None = None) -> APIRouter:
     """`/api/v1/push/...`; `vapid_key_file` is the VAPID private key file the delivery workers use."""
     router = APIRouter(prefix=PUSH_PREFIX, tags=["push"])
@@ -76,7 +84,7 @@ def push_router(*, vapid_key_file: Path | None = None) -> APIRouter:
             return {"public_key": None, "reason": "Web Push chưa được cấu hình / Web Push is not configured"}
         try:
             # Created on first use; the alerts process signs with the same file.
-            key = vapid_public_key_of(vapid_key_file)
+            key = _public_key(vapid_key_file)
         except (OSError, ValueError) as exc:
             return {"public_key": None, "reason": f"Web Push chưa sẵn sàng / unavailable: {type(exc).__name__}"}
         return {"public_key": key, "reason": None}
