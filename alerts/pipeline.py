@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 DATA_STREAMS = frozenset({"dossier", "payout", "id_issuance"})
 
 Step = Callable[[Conn, datetime], Awaitable[object]]
+# Evaluate the rules reading these streams, or every rule (None: the periodic full round).
+Evaluate = Callable[[Conn, datetime, frozenset[str] | None], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class AlertPipeline:
     """Runs ``evaluate`` (rules → alerts) then ``plan`` (alerts → deliveries) on wake-ups."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Conn], url: str, evaluate: Step, plan: Step, timing: PipelineTiming
+        self, pool: AsyncConnectionPool[Conn], url: str, evaluate: Evaluate, plan: Step, timing: PipelineTiming
     ) -> None:
         self._pool = pool
         self._url = url
@@ -56,6 +58,7 @@ class AlertPipeline:
         self._plan = plan
         self._timing = timing
         self._data_changed = asyncio.Event()
+        self._changed_streams: set[str] = set()
         self._alerts_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -76,15 +79,16 @@ class AlertPipeline:
         except (orjson.JSONDecodeError, AttributeError):
             return
         if stream in DATA_STREAMS:
+            self._changed_streams.add(stream)
             self._data_changed.set()
         elif stream == "alert":
             self._alerts_changed.set()
 
-    async def run_once(self, *, evaluate: bool) -> None:
-        """One round: evaluate the rules if asked, then plan notifications. Errors are logged."""
-        now = datetime.now(UTC)
+    async def run_once(self, *, evaluate: bool, streams: frozenset[str] | None = None) -> None:
+        """One round: evaluate the rules if asked (only those reading `streams` when given), then
+        plan notifications. Errors are logged."""
         if evaluate:
-            await self._step("evaluation", self._evaluate, now)
+            await self._step("evaluation", lambda conn, now: self._evaluate(conn, now, streams), datetime.now(UTC))
         await self._step("notification planning", self._plan, datetime.now(UTC))
 
     async def _step(self, name: str, step: Step, now: datetime) -> None:
@@ -103,12 +107,16 @@ class AlertPipeline:
                 await asyncio.wait_for(self._either_changed(), timeout)
             if self._data_changed.is_set():
                 await asyncio.sleep(self._timing.debounce)
-            evaluate = self._data_changed.is_set() or loop.time() >= next_evaluation
+            due = loop.time() >= next_evaluation
+            # New data re-evaluates only the rules that read its streams; the periodic round, all.
+            streams = None if due else frozenset(self._changed_streams)
+            evaluate = due or bool(streams)
+            self._changed_streams.clear()
             self._data_changed.clear()
             self._alerts_changed.clear()
             started = time.perf_counter()
-            await self.run_once(evaluate=evaluate)
-            if evaluate:
+            await self.run_once(evaluate=evaluate, streams=streams)
+            if due:
                 next_evaluation = loop.time() + self._timing.evaluate_every
             log.debug("alert round (evaluate=%s) took %.3fs", evaluate, time.perf_counter() - started)
 
@@ -121,5 +129,9 @@ class AlertPipeline:
                 w.cancel()
 
     async def _listen(self) -> None:
-        # Whatever happened while nobody listened is evaluated at once on (re)connecting.
-        await listen_forever(self._url, LIVE_CHANNEL, self.on_notification, self._data_changed.set, name="alert")
+        await listen_forever(self._url, LIVE_CHANNEL, self.on_notification, self._missed_everything, name="alert")
+
+    def _missed_everything(self) -> None:
+        # Whatever happened while nobody listened is evaluated at once, every stream.
+        self._changed_streams.update(DATA_STREAMS)
+        self._data_changed.set()

@@ -138,9 +138,13 @@ class AlertService:
         """One evaluation and one planning round now (tests and benchmarks)."""
         await self._pipeline.run_once(evaluate=True)
 
-    async def _evaluate(self, conn: Conn, now: datetime) -> None:
-        await self._engine.run_once(conn, now)
-        await expire_external_alerts(conn, now)
+    async def _evaluate(self, conn: Conn, now: datetime, streams: frozenset[str] | None) -> None:
+        if streams is None:
+            await self._engine.run_once(conn, now)
+            await expire_external_alerts(conn, now)
+            return
+        for stream in sorted(streams):
+            await self._engine.run_for_stream(conn, now, stream)
 
     async def _plan(self, conn: Conn, now: datetime) -> None:
         s = self._settings
