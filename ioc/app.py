@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from alerts.service import AlertService
+from ingest.projection_loop import ProjectionLoop
+from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
 from ioc.api.access import configure_access, secure_app
@@ -76,6 +78,7 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         procedures = ProcedureCache()
         async with pool.connection() as conn:
             await calendars.refresh_if_stale(conn)
+        projector = DossierProjector(procedures, calendars)
         feed = LiveFeed(
             pool=pool, url=database_url, calendars=calendars, metrics=metrics,
             window=f"{settings.dashboard_window_days}d" if settings.dashboard_window_days in (7, 30) else "30d",
@@ -84,12 +87,13 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         )  # fmt: skip
         app.state.ioc = AppState(
             settings=settings, pool=pool, metrics=metrics, catalogue=catalogue, calendars=calendars,
-            ingest=IngestContext(procedures, calendars, DossierWriter(procedures, calendars)), feed=feed,
+            ingest=IngestContext(procedures, calendars, DossierWriter(procedures), projector), feed=feed,
         )  # fmt: skip
         configure_access(app.state.ioc, settings)
         # After uvicorn has set up its loggers: no credential reaches a log line.
         install_redaction()
-        tasks = [asyncio.create_task(coro) for coro in (feed.listen(), feed.refresh_loop())]
+        projection = ProjectionLoop(pool, database_url, projector, metrics.dossier_batches_caught_up.inc)
+        tasks = [asyncio.create_task(coro) for coro in (feed.listen(), feed.refresh_loop(), projection.run())]
         service = None
         if run_alerts:
             service = AlertService(pool, database_url, settings, calendars.calendar_for(""), metrics)

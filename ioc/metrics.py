@@ -25,6 +25,11 @@ class Metrics:
         self.ingest_batches_refused = Counter(
             "ioc_ingest_batches_refused_total", "Whole batches refused", ["stream", "reason"], registry=r
         )
+        self.dossier_batches_caught_up = Counter(
+            "ioc_ingest_dossier_batches_caught_up_total",
+            "Dossier batches applied to state by the projector loop (acknowledged once stored, or left by a crash)",
+            registry=r,
+        )  # fmt: skip
         self.alert_transitions = Counter(
             "ioc_alerts_transitions_total", "Alert state transitions", ["rule", "to_state"], registry=r
         )

@@ -6,6 +6,11 @@ writes nothing. A JSON array or NDJSON body. Every
 item gets a result — accepted, duplicate or rejected with a reason — and accepted items are
 committed before the response leaves. A body or batch over the limits is refused whole (413)
 before anything is written.
+
+By default (`ack=applied`) the response also waits for the batch to be applied to the dossier
+state and the locality figures (ingest/projector.py), so whoever reads them next sees it. A bulk
+source that only needs to know its events are safely stored may ask for `ack=stored`: the answer
+comes once they are committed, and the projector loop applies them moments later.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from ingest.parse import BatchFormatError, parse_batch, split_body
+from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
 from ioc.api.deps import AppState, app_state
@@ -35,6 +41,7 @@ class IngestContext:
     procedures: ProcedureCache
     calendars: CalendarStore
     writer: DossierWriter
+    projector: DossierProjector
 
 
 async def read_capped_body(request: Request, limit: int) -> bytes:
@@ -63,7 +70,14 @@ def ingest_router() -> APIRouter:
             "application/x-ndjson": {"schema": {"type": "string"}},
         }}},
     )  # fmt: skip
-    async def ingest_dossier_events(request: Request, principal: SourceWriter) -> Response:
+    async def ingest_dossier_events(
+        request: Request,
+        principal: SourceWriter,
+        ack: Annotated[
+            Literal["applied", "stored"],
+            Query(description="answer once the batch is applied to state and figures (default), or once stored"),
+        ] = "applied",
+    ) -> Response:
         state: AppState = app_state(request)
         settings, metrics, ctx = state.settings, state.metrics, state.ingest
         started = time.perf_counter()
@@ -110,7 +124,10 @@ def ingest_router() -> APIRouter:
             )  # fmt: skip
             await ctx.writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
             async with conn.transaction():
-                outcome = await ctx.writer.write(conn, source_id, batch, now)
+                outcome = await ctx.writer.write(conn, source_id, batch, now, deferred=ack == "stored")
+            if ack == "applied":
+                async with conn.transaction():
+                    await ctx.projector.apply(conn, outcome)
         for result, n in (("accepted", outcome.accepted), ("duplicate", outcome.duplicate),
                           ("rejected", outcome.rejected)):  # fmt: skip
             if n:

@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from alerts.calendar import WorkingCalendar
 from ingest.lifecycle import DossierEvent, EventType, Procedure, fold
 from ingest.parse import parse_batch
+from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
 from ioc.localities.catalogue import load_catalogue
@@ -204,8 +205,9 @@ def test_event_ids_are_per_source(live_server: LiveServer) -> None:
 
 
 async def write_in_transaction(conn: AsyncConnection[Any], items: list[dict[str, Any]], now: datetime) -> None:
-    """Run the real writer for one batch exactly as the route does, leaving the transaction open;
-    like the route, it knows only the procedures the batch names."""
+    """Run the real writer for one batch exactly as the route does, leaving the projection's
+    transaction open (its dossier locks held); like the route, it knows only the procedures the
+    batch names."""
     procedures, calendars = ProcedureCache(), CalendarStore()
     named = {item["procedure"]["code"] for item in items if isinstance(item.get("procedure"), dict)}
     await procedures.prefetch(conn, named)
@@ -215,9 +217,11 @@ async def write_in_transaction(conn: AsyncConnection[Any], items: list[dict[str,
         items, source_id="test-source", now=now, future_tolerance=timedelta(seconds=300),
         max_age=timedelta(days=1095), catalogue=load_catalogue(), procedure_of=procedures.get,
     )  # fmt: skip
-    writer = DossierWriter(procedures, calendars)
+    writer = DossierWriter(procedures)
     await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
     outcome = await writer.write(conn, "test-source", batch, now)
+    await conn.commit()  # the events are stored; the projection's transaction stays open
+    await DossierProjector(procedures, calendars).apply(conn, outcome)
     assert outcome.accepted == len(items)
 
 

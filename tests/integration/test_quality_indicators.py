@@ -38,6 +38,7 @@ import pytest
 from psycopg import AsyncConnection
 
 from ingest.parse import parse_batch
+from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter, WriteOutcome
 from ioc.auth.scope import Scope
@@ -118,10 +119,13 @@ async def _write(url: str, items: list[dict[str, Any]]) -> WriteOutcome:
             items, source_id=SOURCE_ID, now=NOW, future_tolerance=timedelta(seconds=300),
             max_age=timedelta(days=1095), catalogue=load_catalogue(), procedure_of=procedures.get,
         )  # fmt: skip
-        writer = DossierWriter(procedures, calendars)
+        writer = DossierWriter(procedures)
         await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
         async with conn.transaction():
-            return await writer.write(conn, SOURCE_ID, batch, NOW)
+            outcome = await writer.write(conn, SOURCE_ID, batch, NOW)
+        async with conn.transaction():
+            await DossierProjector(procedures, calendars).apply(conn, outcome)
+        return outcome
 
 
 async def _job(url: str) -> None:

@@ -1,5 +1,5 @@
-"""Ingest through the real writer, without HTTP: parse, validate and write one batch in one
-transaction exactly as the ingest route does, on a database URL from the fixtures."""
+"""Ingest through the real writer, without HTTP: parse, validate, write and apply one batch
+exactly as the ingest route does (events, then state), on a database URL from the fixtures."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from ingest.parse import parse_batch
+from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import DossierWriter
 from ioc.localities.catalogue import load_catalogue
@@ -28,8 +29,10 @@ async def write_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -
             items, source_id=SOURCE_ID, now=now, future_tolerance=timedelta(seconds=300),
             max_age=timedelta(days=1095), catalogue=load_catalogue(), procedure_of=procedures.get,
         )  # fmt: skip
-        writer = DossierWriter(procedures, calendars)
+        writer = DossierWriter(procedures)
         await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
         async with conn.transaction():
             outcome = await writer.write(conn, SOURCE_ID, batch, now)
+        async with conn.transaction():
+            await DossierProjector(procedures, calendars).apply(conn, outcome)
     assert outcome.accepted == len(items), outcome.as_dict()["results"]
