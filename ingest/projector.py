@@ -70,15 +70,10 @@ SELECT {", ".join(STATE_COLUMNS)}, now() FROM dossier_stage ORDER BY code
 ON CONFLICT (code) DO UPDATE SET
 {", ".join(f"{n} = EXCLUDED.{n}" for n in STATE_COLUMNS if n != "code")}, updated_at = now()
 """
-COPY_ROLLUP = f"COPY dossier_daily_stage ({', '.join((*ROLLUP_KEY, *ROLLUP_FIELDS))}) FROM STDIN (FORMAT BINARY)"
-ROLLUP_TYPES = ["date", "text", "text", "text", "text", *("int4" for _ in ROLLUP_FIELDS)]
-# Merged in key order, like the states, so concurrent writers take row locks in the same order.
-MERGE_ROLLUP = f"""
-INSERT INTO dossier_daily ({", ".join((*ROLLUP_KEY, *ROLLUP_FIELDS))})
-SELECT {", ".join((*ROLLUP_KEY, *ROLLUP_FIELDS))} FROM dossier_daily_stage ORDER BY {", ".join(ROLLUP_KEY)}
-ON CONFLICT ({", ".join(ROLLUP_KEY)}) DO UPDATE SET
-{", ".join(f"{f} = dossier_daily.{f} + EXCLUDED.{f}" for f in ROLLUP_FIELDS)}
-"""
+# Rollup changes are appended as pending delta rows (migrations/024); readers sum them in at once
+# and ingest/rollup_compaction.py merges them into one row per key.
+COPY_ROLLUP = f"COPY dossier_daily ({', '.join((*ROLLUP_KEY, *ROLLUP_FIELDS))}, pending) FROM STDIN (FORMAT BINARY)"
+ROLLUP_TYPES = ["date", "text", "text", "text", "text", *("int4" for _ in ROLLUP_FIELDS), "bool"]
 DELETE_QUEUED = "DELETE FROM dossier_projection_queue WHERE id = %s RETURNING dossier_codes"
 # Deferred batches at once, others only once their request has had time to apply them itself.
 SELECT_UNCLAIMED = """
@@ -156,10 +151,11 @@ class DossierProjector:
             for row in await cur.fetchall():
                 event = DossierEvent(row[0], row[1], EventType(row[2]), *row[3:])  # type: ignore[arg-type]
                 history[event.dossier_code].append(event)
-            # A refold starts from the receipt, whose procedure this process may not have seen yet.
-            await self._procedures.prefetch(
-                conn, {e.procedure_code for events in history.values() for e in events if e.procedure_code}
-            )
+        # A fold starts from the receipt, whose procedure this process may not have seen yet (a
+        # refold, or a batch stored by another process); usually all are cached and this is free.
+        named = {e.procedure_code for events in by_dossier.values() for e in events if e.procedure_code}
+        named.update(e.procedure_code for events in history.values() for e in events if e.procedure_code)
+        await self._procedures.prefetch(conn, named)
         calendar_for = self._calendars.calendar_for
         procedure_of = self._procedures.get
         pairs: list[tuple[DossierState | None, DossierState | None]] = []
@@ -186,9 +182,8 @@ class DossierProjector:
         # Rows are upserted in key order so concurrent writers take row locks in the same order.
         changed = sorted((new for _, new in pairs if new is not None), key=lambda state: state.code)
         delta = rollup_totals(pairs)
-        if changed or delta:
-            await conn.execute(PREPARE_STAGING)
         if changed:
+            await conn.execute(PREPARE_STAGING)
             async with conn.cursor().copy(COPY_STATES) as copy:
                 copy.set_types(STATE_TYPES)
                 for state in changed:
@@ -198,8 +193,7 @@ class DossierProjector:
             async with conn.cursor().copy(COPY_ROLLUP) as copy:
                 copy.set_types(ROLLUP_TYPES)
                 for key in sorted(delta):
-                    await copy.write_row((*key, *delta[key]))
-            await conn.execute(MERGE_ROLLUP)
+                    await copy.write_row((*key, *delta[key], True))
         return {s.province_code for s in changed}
 
 

@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from ingest.lifecycle import DossierEvent
 from ingest.parse import ItemResult, ParsedBatch
 from ingest.reference import ProcedureCache
 from ioc.db.pool import Conn
 
+COPY_RECEIPTS = "COPY event_receipt (source_id, event_id) FROM STDIN (FORMAT BINARY)"
 INSERT_RECEIPTS = """
 INSERT INTO event_receipt (source_id, event_id)
 SELECT %s, unnest(%b::text[])
@@ -117,10 +120,7 @@ class DossierWriter:
         """Write inside the caller's open transaction; the caller commits, then projects (or, with
         `deferred`, leaves that to the projector loop, which this wakes at commit)."""
         candidates = [event for _, event, _ in batch.accepted]
-        fresh_ids: set[str] = set()
-        if candidates:
-            cur = await conn.execute(INSERT_RECEIPTS, [source_id, [e.event_id for e in candidates]])
-            fresh_ids = {str(row[0]) for row in await cur.fetchall()}
+        fresh_ids = await record_receipts(conn, source_id, [e.event_id for e in candidates]) if candidates else set()
         fresh = [e for e in candidates if e.event_id in fresh_ids]
         queue_id = None
         if fresh:
@@ -183,6 +183,23 @@ class DossierWriter:
                 [a.province_code for a in agencies], [a.commune_code for a in agencies],
             ])  # fmt: skip
             self._agency_names.update((a.code, a.name) for a in agencies)
+
+
+async def record_receipts(conn: Conn, source_id: str, event_ids: list[str]) -> set[str]:
+    """Record the ids in the receipt ledger and return those it did not hold yet (the rest are
+    duplicates). Most batches carry only new events, and a binary COPY is the cheapest way in; one
+    id already recorded (or being recorded by a concurrent batch) makes the COPY fail on the
+    primary key, and then, its savepoint rolled back, the batch takes the ON CONFLICT path, which
+    tells new from known id by id. A replayed batch thus costs a failed COPY more than it did."""
+    try:
+        async with conn.transaction(), conn.cursor().copy(COPY_RECEIPTS) as copy:
+            copy.set_types(["text", "text"])
+            for event_id in event_ids:
+                await copy.write_row((source_id, event_id))
+        return set(event_ids)
+    except psycopg.errors.UniqueViolation:
+        cur = await conn.execute(INSERT_RECEIPTS, [source_id, event_ids])
+        return {str(row[0]) for row in await cur.fetchall()}
 
 
 async def copy_events(conn: Conn, events: Sequence[DossierEvent], ingested_at: datetime) -> None:

@@ -139,6 +139,7 @@ def test_mixed_batch_gets_exact_per_item_results_and_rejected_items_write_nothin
     counts = table_counts(db)
     assert {t: counts[t] for t in TABLES if t != "dossier_daily"} == {
         "event_receipt": 4, "dossier_event": 4, "dossier": 3, "procedure": 1, "agency": 1,
+        "dossier_projection_queue": 0,
     }  # fmt: skip
     assert scalar(db, "SELECT array_agg(code ORDER BY code) FROM dossier") == ["HS-A", "HS-B", "HS-C"]
     assert scalar(db, "SELECT array_agg(code) FROM procedure") == ["1.000001"]

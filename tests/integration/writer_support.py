@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from ingest.parse import parse_batch
 from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
-from ingest.writer import DossierWriter
+from ingest.writer import DossierWriter, WriteOutcome
 from ioc.localities.catalogue import load_catalogue
 
 SOURCE_ID = "test-source"
@@ -19,11 +19,18 @@ SOURCE_ID = "test-source"
 
 async def write_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -> None:
     """Write `items` as one batch from SOURCE_ID (register it first); every item must be accepted."""
-    procedures, calendars = ProcedureCache(), CalendarStore()
+    outcome = await store_batch(db_url, items, now)
+    async with await AsyncConnection.connect(db_url) as conn:
+        await project(conn, outcome)
+
+
+async def store_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -> WriteOutcome:
+    """Stage one only (the events stored, the batch queued for projection), as `?ack=stored`
+    leaves it — or as a crash between the two stages would; every item must be accepted."""
+    procedures = ProcedureCache()
     async with await AsyncConnection.connect(db_url) as conn:
         named = {item["procedure"]["code"] for item in items if isinstance(item.get("procedure"), dict)}
         await procedures.prefetch(conn, named)
-        await calendars.refresh_if_stale(conn)
         await conn.commit()
         batch = parse_batch(
             items, source_id=SOURCE_ID, now=now, future_tolerance=timedelta(seconds=300),
@@ -33,6 +40,14 @@ async def write_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -
         await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
         async with conn.transaction():
             outcome = await writer.write(conn, SOURCE_ID, batch, now)
-        async with conn.transaction():
-            await DossierProjector(procedures, calendars).apply(conn, outcome)
     assert outcome.accepted == len(items), outcome.as_dict()["results"]
+    return outcome
+
+
+async def project(conn: AsyncConnection[Any], outcome: WriteOutcome) -> None:
+    """Stage two for a stored batch, as the route runs it, with caches as empty as a new process's."""
+    procedures, calendars = ProcedureCache(), CalendarStore()
+    await calendars.refresh_if_stale(conn)
+    await conn.commit()
+    async with conn.transaction():
+        await DossierProjector(procedures, calendars).apply(conn, outcome)
