@@ -153,7 +153,13 @@ async def run_http(base: str, key: str, events: list[dict[str, Any]], batch: int
         queue.put_nowait(body)
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=120) as c:
+        # A new connection per batch, as a source posting a batch now and then opens one: the
+        # workers share one listening socket, and a kept-alive connection stays with the worker
+        # that accepted it. Two long-lived connections often landed on the same worker, which then
+        # did all the work while the other idled (seen with py-spy); a fresh connection goes to a
+        # worker free to accept it.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as c:
             while not queue.empty():
                 body = queue.get_nowait()
                 r = await c.post("/api/v1/ingest/dossier-events", content=body, headers=headers)
@@ -244,7 +250,7 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.record:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as out:
             heading = (
                 f"\n### ingest_throughput — {stamp} — {args.pairs} rounds × {args.events} events, batches of "

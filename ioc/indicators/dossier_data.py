@@ -3,7 +3,8 @@ without an apology), now or per time bucket, grouped by province, commune or age
 
 Where each comes from — never from the event log, never by scanning every dossier:
 
-- live flows: `dossier_daily` (written by ingest in the same transaction: exact and immediate);
+- live flows: `dossier_daily` (written with the dossier state when a batch is applied: exact and
+  immediate);
 - live stocks: the partial indexes on open and late dossiers (as ioc/status.py);
 - flows per hour: `dossier_hourly`; per day / week / month: `dossier_daily_province` when the scope
   sees whole provinces, `dossier_daily_commune` for communes (and for a province seen only through
