@@ -16,12 +16,14 @@ their dossiers from the log; refolding is idempotent, so a batch projected twice
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import fields
 from datetime import timedelta
 from operator import attrgetter
 
 import orjson
+import psycopg
 
 from ingest.lifecycle import (
     ROLLUP_FIELDS,
@@ -36,6 +38,8 @@ from ingest.reference import CalendarStore, ProcedureCache
 from ingest.writer import WriteOutcome
 from ioc.db.pool import Conn
 from ioc.live.channel import NOTIFY_LIVE
+
+log = logging.getLogger(__name__)
 
 STATE_COLUMNS = tuple(f.name for f in fields(DossierState))
 _state_row = attrgetter(*STATE_COLUMNS)  # a C-level getter: it runs once per changed dossier
@@ -112,15 +116,24 @@ class DossierProjector:
         await conn.commit()
         done = 0
         for queue_id, codes in queued:
-            async with conn.transaction():
-                await conn.execute(LOCK_DOSSIERS, [sorted(codes)])
-                cur = await conn.execute(DELETE_QUEUED, [queue_id])
-                if await cur.fetchone() is None:
-                    continue  # its request (or another loop) projected it meanwhile
-                provinces = await self._project(conn, {code: [] for code in codes}, refold_all=True)
-                await _notify_live(conn, provinces)
-                done += 1
+            try:
+                done += await self._catch_up_one(conn, queue_id, codes)
+            except psycopg.OperationalError:
+                raise  # the connection is gone: the loop retries with another
+            except Exception:
+                # One batch that cannot be applied must not hold up the ones queued after it.
+                log.exception("projector: queued batch %s could not be applied; it stays queued", queue_id)
         return done
+
+    async def _catch_up_one(self, conn: Conn, queue_id: int, codes: list[str]) -> int:
+        async with conn.transaction():
+            await conn.execute(LOCK_DOSSIERS, [sorted(codes)])
+            cur = await conn.execute(DELETE_QUEUED, [queue_id])
+            if await cur.fetchone() is None:
+                return 0  # its request (or another loop) projected it meanwhile
+            provinces = await self._project(conn, {code: [] for code in codes}, refold_all=True)
+            await _notify_live(conn, provinces)
+        return 1
 
     async def _project(self, conn: Conn, by_dossier: dict[str, list[DossierEvent]], *, refold_all: bool) -> set[str]:
         """Fold the dossiers' new events (or, with `refold_all`, their whole history) into state

@@ -224,3 +224,33 @@ async def test_only_one_compaction_runs_at_a_time(db_url: str) -> None:
         await holder.rollback()
         assert await compact_rollup(conn)
     assert scalar(db_url, PENDING) == 0
+
+
+class _FailsOn(DossierProjector):
+    """A projector whose fold fails for one dossier, as a bug or bad stored data would make it."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(ProcedureCache(), CalendarStore())
+        self._code = code
+
+    async def _project(self, conn: Any, by_dossier: dict[str, list[Any]], *, refold_all: bool) -> set[str]:
+        if self._code in by_dossier:
+            raise RuntimeError("cannot fold")
+        return await super()._project(conn, by_dossier, refold_all=refold_all)
+
+
+async def test_a_batch_that_cannot_be_applied_does_not_hold_up_the_next(db_url: str) -> None:
+    register_source(db_url, SOURCE_ID, "Nguồn thử nghiệm")
+    now = datetime.now(UTC)
+    t0 = now - timedelta(days=2)
+    await store_batch(db_url, [receipt("po-1", "HS-POISON", t0)], now)
+    await store_batch(db_url, [receipt("po-2", "HS-NEXT", t0)], now)
+    async with await AsyncConnection.connect(db_url) as conn:
+        assert await _FailsOn("HS-POISON").catch_up(conn, grace=timedelta(0)) == 1
+    assert _state(db_url, "HS-NEXT") is not None
+    assert _state(db_url, "HS-POISON") is None
+    assert scalar(db_url, QUEUED) == 1  # kept, nothing half-written: its transaction rolled back
+    async with await AsyncConnection.connect(db_url) as conn:  # once fixed, it is applied
+        assert await DossierProjector(ProcedureCache(), CalendarStore()).catch_up(conn, grace=timedelta(0)) == 1
+    assert _state(db_url, "HS-POISON") is not None
+    assert scalar(db_url, QUEUED) == 0
