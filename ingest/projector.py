@@ -164,11 +164,12 @@ class DossierProjector:
             for row in await cur.fetchall():
                 event = DossierEvent(row[0], row[1], EventType(row[2]), *row[3:])  # type: ignore[arg-type]
                 history[event.dossier_code].append(event)
-        # A fold starts from the receipt, whose procedure this process may not have seen yet (a
-        # refold, or a batch stored by another process); usually all are cached and this is free.
-        named = {e.procedure_code for events in by_dossier.values() for e in events if e.procedure_code}
-        named.update(e.procedure_code for events in history.values() for e in events if e.procedure_code)
-        await self._procedures.prefetch(conn, named)
+            # A refold starts from the receipt, whose procedure this process may not have seen yet
+            # (stored by another process). A batch's own procedures are in the shared cache: the
+            # route fetched them to validate it, and the writer remembers those it registered.
+            await self._procedures.prefetch(
+                conn, {e.procedure_code for events in history.values() for e in events if e.procedure_code}
+            )
         calendar_for = self._calendars.calendar_for
         procedure_of = self._procedures.get
         pairs: list[tuple[DossierState | None, DossierState | None]] = []

@@ -31,14 +31,15 @@ INSERT INTO dossier_daily ({_COLUMNS})
 SELECT {", ".join(f"s.{c}" for c in (*ROLLUP_KEY, *ROLLUP_FIELDS))} FROM sums s
 WHERE NOT EXISTS (SELECT 1 FROM merged m WHERE {_SAME_KEY.format(a="m", b="s")})
 """
-COMPACTION_LOCK = "SELECT pg_try_advisory_xact_lock(7312, 0)"
+COMPACTION_LOCK_KEY = 7_311_042_024  # the project's advisory keys: 7_311_042_ + the migration number
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(%s)"
 
 
 async def compact_rollup(conn: Conn) -> bool:
     """Run one compaction in its own transaction (`conn` must not be in one); False when another
     was already running."""
     async with conn.transaction():
-        cur = await conn.execute(COMPACTION_LOCK)
+        cur = await conn.execute(TRY_LOCK, [COMPACTION_LOCK_KEY])
         row = await cur.fetchone()
         if not (row and row[0]):
             return False

@@ -77,8 +77,8 @@ class WriteOutcome:
     duplicate: int
     rejected: int
     # What stage two needs: the events written (not the duplicates) and their queue row.
-    fresh: list[DossierEvent] = field(default_factory=list, repr=False)
-    queue_id: int | None = None
+    fresh: list[DossierEvent] = field(repr=False)
+    queue_id: int | None
 
     def as_dict(self) -> dict[str, Any]:
         return {

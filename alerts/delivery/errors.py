@@ -7,8 +7,7 @@ administrator can look at and retry). The classification of HTTP and SMTP answer
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from ioc.retry_after import retry_after_seconds as parse_retry_after
 
 __all__ = [
     "DeliveryError",
@@ -54,19 +53,3 @@ def classify_smtp_code(code: int, message: str = "") -> DeliveryError:
     if 400 <= code < 500:
         return TemporaryError(text)
     return PermanentError(text)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

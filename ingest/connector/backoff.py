@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from ioc.retry_after import retry_after_seconds
+
+__all__ = ["RetryPolicy", "retry_after_seconds"]
 
 
 @dataclass(frozen=True)
@@ -29,19 +31,3 @@ class RetryPolicy:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after_seconds)
         return self.delay(retry, rng)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds from now: delta-seconds ("120") or an HTTP date; None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

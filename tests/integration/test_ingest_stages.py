@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 
 from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
-from ingest.rollup_compaction import COMPACTION_LOCK, compact_rollup
+from ingest.rollup_compaction import COMPACTION_LOCK_KEY, TRY_LOCK, compact_rollup
 from ioc.sources import register_source
 from tests.conftest import LiveServer, wait_until
 from tests.integration.ingest_support import INGEST, dossier, event, ok, receipt, scalar, snapshot
@@ -218,7 +218,7 @@ async def test_only_one_compaction_runs_at_a_time(db_url: str) -> None:
     now = datetime.now(UTC)
     await write_batch(db_url, [receipt("ol-1", "HS-OL", now - timedelta(days=1))], now)
     async with await AsyncConnection.connect(db_url) as holder, await AsyncConnection.connect(db_url) as conn:
-        await holder.execute(COMPACTION_LOCK)  # another process is compacting
+        await holder.execute(TRY_LOCK, [COMPACTION_LOCK_KEY])  # another process is compacting
         assert not await compact_rollup(conn)
         assert scalar(db_url, PENDING) == 1
         await holder.rollback()

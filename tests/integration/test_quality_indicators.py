@@ -30,17 +30,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from psycopg import AsyncConnection
 
-from ingest.parse import parse_batch
-from ingest.projector import DossierProjector
-from ingest.reference import CalendarStore, ProcedureCache
-from ingest.writer import DossierWriter, WriteOutcome
+from ingest.writer import WriteOutcome
 from ioc.auth.scope import Scope
 from ioc.db.embedded import EmbeddedPostgres
 from ioc.indicators.buckets import Bucket
@@ -48,12 +45,11 @@ from ioc.indicators.history import history
 from ioc.indicators.history_job import run_history_job
 from ioc.indicators.scorecard_query import monthly_scorecards
 from ioc.indicators.values import current_values
-from ioc.localities.catalogue import load_catalogue
 from ioc.sources import register_source
 from tests.conftest import fresh_database
 from tests.integration.ingest_support import event, receipt
 from tests.integration.test_timescale import timescale_cluster  # noqa: F401  (a fixture; skips without the extension)
-from tests.integration.writer_support import SOURCE_ID
+from tests.integration.writer_support import SOURCE_ID, ingest
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=VN)
@@ -110,22 +106,7 @@ BATCH_3 = [paid("Q5-pay-2", 5, day(23, 9), "online")]
 
 
 async def _write(url: str, items: list[dict[str, Any]]) -> WriteOutcome:
-    procedures, calendars = ProcedureCache(), CalendarStore()
-    async with await AsyncConnection.connect(url) as conn:
-        await procedures.prefetch(conn, {"1.000001"})
-        await calendars.refresh_if_stale(conn)
-        await conn.commit()
-        batch = parse_batch(
-            items, source_id=SOURCE_ID, now=NOW, future_tolerance=timedelta(seconds=300),
-            max_age=timedelta(days=1095), catalogue=load_catalogue(), procedure_of=procedures.get,
-        )  # fmt: skip
-        writer = DossierWriter(procedures)
-        await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
-        async with conn.transaction():
-            outcome = await writer.write(conn, SOURCE_ID, batch, NOW)
-        async with conn.transaction():
-            await DossierProjector(procedures, calendars).apply(conn, outcome)
-        return outcome
+    return await ingest(url, items, NOW)
 
 
 async def _job(url: str) -> None:

@@ -17,16 +17,9 @@ from ioc.localities.catalogue import load_catalogue
 SOURCE_ID = "test-source"
 
 
-async def write_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -> None:
-    """Write `items` as one batch from SOURCE_ID (register it first); every item must be accepted."""
-    outcome = await store_batch(db_url, items, now)
-    async with await AsyncConnection.connect(db_url) as conn:
-        await project(conn, outcome)
-
-
-async def store_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -> WriteOutcome:
-    """Stage one only (the events stored, the batch queued for projection), as `?ack=stored`
-    leaves it — or as a crash between the two stages would; every item must be accepted."""
+async def ingest(db_url: str, items: list[dict[str, Any]], now: datetime, *, apply: bool = True) -> WriteOutcome:
+    """One batch from SOURCE_ID (register it first): stage one, then (with `apply`, as the
+    route's default) stage two; whatever the items' results."""
     procedures = ProcedureCache()
     async with await AsyncConnection.connect(db_url) as conn:
         named = {item["procedure"]["code"] for item in items if isinstance(item.get("procedure"), dict)}
@@ -40,13 +33,30 @@ async def store_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -
         await writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
         async with conn.transaction():
             outcome = await writer.write(conn, SOURCE_ID, batch, now)
+        if apply:
+            await project(conn, outcome)
+    return outcome
+
+
+async def write_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -> None:
+    """Write and apply `items` as one batch; every item must be accepted."""
+    outcome = await ingest(db_url, items, now)
+    assert outcome.accepted == len(items), outcome.as_dict()["results"]
+
+
+async def store_batch(db_url: str, items: list[dict[str, Any]], now: datetime) -> WriteOutcome:
+    """Stage one only (the events stored, the batch queued for projection), as `?ack=stored`
+    leaves it — or as a crash between the two stages would; every item must be accepted."""
+    outcome = await ingest(db_url, items, now, apply=False)
     assert outcome.accepted == len(items), outcome.as_dict()["results"]
     return outcome
 
 
 async def project(conn: AsyncConnection[Any], outcome: WriteOutcome) -> None:
-    """Stage two for a stored batch, as the route runs it, with caches as empty as a new process's."""
+    """Stage two for a stored batch, as the route runs it: with the batch's procedures cached (the
+    route fetched them to validate it) and nothing else."""
     procedures, calendars = ProcedureCache(), CalendarStore()
+    await procedures.prefetch(conn, {e.procedure_code for e in outcome.fresh if e.procedure_code})
     await calendars.refresh_if_stale(conn)
     await conn.commit()
     async with conn.transaction():
