@@ -276,18 +276,40 @@ def _resolve(state: DossierState, t: datetime, calendar_for: CalendarFor) -> dic
 _MAY_PRECEDE_RECEIPT = frozenset({EventType.FEE_PAID, EventType.RATED})
 
 
+def at_place(event: DossierEvent, province_code: str, commune_code: str | None) -> bool:
+    """Does the event place its dossier at this locality? An event may name only the province of
+    a commune-level dossier (it then came from a source covering the whole province); it may not
+    name another commune, nor a commune for a dossier known only at province level."""
+    if event.province_code != province_code:
+        return False
+    return event.commune_code is None or event.commune_code == commune_code
+
+
 def fold(
     state: DossierState | None,
     events: Iterable[DossierEvent],
     calendar_for: CalendarFor,
     procedure_of: ProcedureLookup,
+    owner_place: tuple[str, str | None] | None = None,
 ) -> DossierState | None:
+    """Apply events in occurred_at order. Only events placed at the dossier's locality count (its
+    state's, or `owner_place` — the locality it was registered at — before it has a state): the
+    log may hold events for a code stored before anyone registered it, from other localities,
+    and those must never shape or re-home the dossier (ingest/ownership.py). A state begun here
+    takes `owner_place` as its locality: the receipt stamped first may name only the province of
+    a dossier registered in one of its communes."""
     waiting: list[DossierEvent] = []
     for event in sorted(events, key=lambda e: e.sort_key):
+        place = owner_place if state is None else (state.province_code, state.commune_code)
+        if place is not None and not at_place(event, *place):
+            continue
         if state is None and event.event_type in _MAY_PRECEDE_RECEIPT:
             waiting.append(event)
             continue
+        begun = state is None
         state = apply_event(state, event, calendar_for, procedure_of)
+        if begun and state is not None and owner_place is not None and owner_place[1] != state.commune_code:
+            state = _with_changes(state, {"commune_code": owner_place[1]})
         if waiting and state is not None:
             for early in waiting:
                 state = apply_event(state, early, calendar_for, procedure_of)

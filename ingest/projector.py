@@ -61,6 +61,8 @@ SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code
        payment_channel, rating
 FROM dossier_event WHERE dossier_code = ANY(%s)
 """
+# Where each code was registered (ingest/ownership.py): a refold keeps only the events placed there.
+SELECT_OWNER_PLACES = "SELECT code, province_code, commune_code FROM dossier_owner WHERE code = ANY(%s)"
 PREPARE_STAGING = "SELECT ioc_prepare_staging()"
 _STATE_TYPES = {
     "statutory_days": "int4", "paused_seconds": "int8", "digitised": "bool",
@@ -103,7 +105,7 @@ class DossierProjector:
         # Under the locks: a catch-up that got here first has refolded these dossiers from the log,
         # events of this batch included; the fold below then refolds too (see _project).
         await conn.execute(DELETE_QUEUED, [written.queue_id])
-        provinces = await self._project(conn, by_dossier, refold_all=False)
+        provinces = await self._project(conn, by_dossier, refold_all=False, owner_places=written.owner_places)
         provinces |= {e.province_code for e in written.fresh}
         await _notify_live(conn, provinces)
         return frozenset(provinces)
@@ -135,9 +137,14 @@ class DossierProjector:
             await _notify_live(conn, provinces)
         return 1
 
-    async def _project(self, conn: Conn, by_dossier: dict[str, list[DossierEvent]], *, refold_all: bool) -> set[str]:
+    async def _project(
+        self, conn: Conn, by_dossier: dict[str, list[DossierEvent]], *, refold_all: bool,
+        owner_places: dict[str, tuple[str, str | None]] | None = None,
+    ) -> set[str]:
         """Fold the dossiers' new events (or, with `refold_all`, their whole history) into state
-        and rollup. The caller holds the dossiers' locks. Returns the provinces of changed states."""
+        and rollup. The caller holds the dossiers' locks. Returns the provinces of changed states.
+        A dossier folded from nothing takes its registered place (`owner_places`, as stage one
+        read it, or read here), whatever place its earliest-stamped receipt names."""
         codes = sorted(by_dossier)
         cur = await conn.execute(SELECT_STATES, [codes])
         old: dict[str, DossierState] = {}
@@ -159,6 +166,10 @@ class DossierProjector:
             if not refold_all:
                 needs_history += sorted(orphans)
         history: dict[str, list[DossierEvent]] = defaultdict(list)
+        places = dict(owner_places or {})
+        if missing_places := sorted({*needs_history, *unknown} - places.keys()):
+            cur = await conn.execute(SELECT_OWNER_PLACES, [missing_places])
+            places.update((str(row[0]), (str(row[1]), row[2])) for row in await cur.fetchall())  # type: ignore[misc]
         if needs_history:
             cur = await conn.execute(SELECT_HISTORY, [needs_history])
             for row in await cur.fetchall():
@@ -177,11 +188,11 @@ class DossierProjector:
         for code in codes:
             before = old.get(code)
             if code in history:
-                new = fold(None, history[code], calendar_for, procedure_of)
+                new = fold(None, history[code], calendar_for, procedure_of, places.get(code))
             elif refold_all:
                 continue  # nothing in the log to fold: nothing to change
             else:
-                new = fold(before, by_dossier[code], calendar_for, procedure_of)
+                new = fold(before, by_dossier[code], calendar_for, procedure_of, places.get(code))
             if new is None:
                 if before is None:
                     still_orphan.append(code)

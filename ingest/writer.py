@@ -2,6 +2,10 @@
 round trips whatever the batch size: idempotency receipts, catalogue, binary COPY of the events,
 feed freshness, and one projection-queue row naming the dossiers the batch touched.
 
+Before anything is written, each event is checked against its dossier's owner (ingest/ownership.py):
+a batch's `received` events register the codes nobody owns yet, and an event from a source that
+may not write to its dossier, or that would move it, is refused on its own and writes nothing.
+
 Idempotency comes from the receipt ledger: an event id already recorded for its source is a
 duplicate and touches nothing. Stage two, folding the events into the dossier state and the daily
 rollup, is ingest/projector.py, in a second transaction that also deletes the queue row. The
@@ -16,13 +20,14 @@ loop refolds those dossiers from the log.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from ingest.lifecycle import DossierEvent
+from ingest.ownership import InScope, Owner, check_ownership, registrations
 from ingest.parse import ItemResult, ParsedBatch
 from ingest.reference import ProcedureCache
 from ioc.db.pool import Conn
@@ -54,6 +59,15 @@ EVENT_COLUMNS = (
 COPY_EVENTS = f"COPY dossier_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 EVENT_TYPES = ["timestamptz", "text", "text", "text", "text", "timestamptz", *("text" for _ in range(8)), "bool",
                "text", "text"]  # fmt: skip
+# Registration first, then the read-back as its own statement: under READ COMMITTED a second
+# statement sees a registration that a concurrent batch committed while this one waited on the
+# primary key, where a single statement (a CTE) would still see its old snapshot.
+REGISTER_OWNERS = """
+INSERT INTO dossier_owner (code, source_id, province_code, commune_code)
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) ORDER BY 1
+ON CONFLICT (code) DO NOTHING
+"""
+SELECT_OWNERS = "SELECT code, source_id, province_code, commune_code FROM dossier_owner WHERE code = ANY(%b::text[])"
 QUEUE_PROJECTION = """
 INSERT INTO dossier_projection_queue (source_id, dossier_codes, deferred) VALUES (%s, %b::text[], %s) RETURNING id
 """
@@ -79,6 +93,8 @@ class WriteOutcome:
     # What stage two needs: the events written (not the duplicates) and their queue row.
     fresh: list[DossierEvent] = field(repr=False)
     queue_id: int | None
+    # Where each registered code of the batch belongs, as stage one read it (it never changes).
+    owner_places: dict[str, tuple[str, str | None]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -115,10 +131,15 @@ class DossierWriter:
         self._months_ready |= months
 
     async def write(
-        self, conn: Conn, source_id: str, batch: ParsedBatch, now: datetime, *, deferred: bool = False
+        self, conn: Conn, source_id: str, batch: ParsedBatch, now: datetime, *,
+        deferred: bool = False, in_scope: InScope | None = None,
     ) -> WriteOutcome:
         """Write inside the caller's open transaction; the caller commits, then projects (or, with
-        `deferred`, leaves that to the projector loop, which this wakes at commit)."""
+        `deferred`, leaves that to the projector loop, which this wakes at commit). `in_scope` is
+        the source's locality grant (None: national), checked against each dossier's owner."""
+        owner_places: dict[str, tuple[str, str | None]] = {}
+        if batch.accepted:
+            batch, owner_places = await enforce_ownership(conn, batch, in_scope)
         candidates = [event for _, event, _ in batch.accepted]
         fresh_ids = await record_receipts(conn, source_id, [e.event_id for e in candidates]) if candidates else set()
         fresh = [e for e in candidates if e.event_id in fresh_ids]
@@ -134,7 +155,7 @@ class DossierWriter:
             queue_id = int(row[0])  # type: ignore[call-overload]
             if deferred:
                 await conn.execute(NOTIFY_PROJECTION)
-        return self._outcome(batch, fresh_ids, fresh, queue_id)
+        return replace(self._outcome(batch, fresh_ids, fresh, queue_id), owner_places=owner_places)
 
     @staticmethod
     def _outcome(
@@ -183,6 +204,30 @@ class DossierWriter:
                 [a.province_code for a in agencies], [a.commune_code for a in agencies],
             ])  # fmt: skip
             self._agency_names.update((a.code, a.name) for a in agencies)
+
+
+async def enforce_ownership(
+    conn: Conn, batch: ParsedBatch, in_scope: InScope | None
+) -> tuple[ParsedBatch, dict[str, tuple[str, str | None]]]:
+    """Register the codes this batch receives first, read back the owner of every code it
+    touches, and move the items that may not be written to the refused list. Also returns the
+    registered place of each code, for the projector."""
+    events = [event for _, event, _ in batch.accepted]
+    claims = sorted(registrations(events).values(), key=lambda owner: owner.code)
+    if claims:
+        await conn.execute(REGISTER_OWNERS, [
+            [o.code for o in claims], [o.source_id for o in claims],
+            [o.province_code for o in claims], [o.commune_code for o in claims],
+        ])  # fmt: skip
+    cur = await conn.execute(SELECT_OWNERS, [sorted({e.dossier_code for e in events})])
+    owners = {str(row[0]): Owner(*row) for row in await cur.fetchall()}  # type: ignore[arg-type]
+    kept, refused = check_ownership(batch.accepted, owners, in_scope)
+    places = {code: (o.province_code, o.commune_code) for code, o in owners.items()}
+    if not refused:
+        return batch, places
+    return replace(batch, accepted=kept, refused=[
+        *batch.refused, *(ItemResult(r.index, r.event_id, "rejected", r.reason, r.message) for r in refused),
+    ]), places  # fmt: skip
 
 
 async def record_receipts(conn: Conn, source_id: str, event_ids: list[str]) -> set[str]:

@@ -118,6 +118,10 @@ def dossiers_router() -> APIRouter:
         if current is not None:
             visible = scope.allows(current["province_code"], current["commune_code"], current["agency_code"],
                                    current["sector"])  # fmt: skip
+            # Only the events that count for the dossier: ones stored for its code before it was
+            # registered, placed elsewhere, never shaped it (ingest/ownership.py) and are not shown.
+            place = (current["province_code"], current["commune_code"])
+            raw_events = [e for e in raw_events if e[5] == place[0] and e[6] in (None, place[1])]
         else:
             # Events still waiting for their receipt: visible when every one of them is in scope.
             visible = bool(raw_events) and all(scope.allows(e[5], e[6], None, None) for e in raw_events)

@@ -2,7 +2,9 @@
 
 Per-source API key (Authorization: Bearer …, or X-API-Key), scoped to streams and localities: an
 item for a locality outside the key's scope is rejected on its own (`locality_out_of_scope`) and
-writes nothing. A JSON array or NDJSON body. Every
+writes nothing, and so is an event for a dossier registered in a locality outside it
+(`dossier_out_of_scope`) or one that would move its dossier elsewhere (`locality_mismatch`;
+ingest/ownership.py). A JSON array or NDJSON body. Every
 item gets a result — accepted, duplicate or rejected with a reason — and accepted items are
 committed before the response leaves. A body or batch over the limits is refused whole (413)
 before anything is written.
@@ -115,16 +117,18 @@ def ingest_router() -> APIRouter:
             await ctx.procedures.prefetch(conn, codes)
             await ctx.calendars.refresh_if_stale(conn)
             await conn.commit()
+            in_scope = None if principal.scope.national else principal.scope.allows_locality
             batch = parse_batch(
                 items, source_id=source_id, now=now,
                 future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
                 max_age=timedelta(days=settings.retention_days),
-                catalogue=state.catalogue, procedure_of=ctx.procedures.get,
-                in_scope=None if principal.scope.national else principal.scope.allows_locality,
+                catalogue=state.catalogue, procedure_of=ctx.procedures.get, in_scope=in_scope,
             )  # fmt: skip
             await ctx.writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
             async with conn.transaction():
-                outcome = await ctx.writer.write(conn, source_id, batch, now, deferred=ack == "stored")
+                outcome = await ctx.writer.write(
+                    conn, source_id, batch, now, deferred=ack == "stored", in_scope=in_scope
+                )
             if ack == "applied":
                 async with conn.transaction():
                     await ctx.projector.apply(conn, outcome)

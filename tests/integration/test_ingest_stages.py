@@ -233,10 +233,13 @@ class _FailsOn(DossierProjector):
         super().__init__(ProcedureCache(), CalendarStore())
         self._code = code
 
-    async def _project(self, conn: Any, by_dossier: dict[str, list[Any]], *, refold_all: bool) -> set[str]:
+    async def _project(
+        self, conn: Any, by_dossier: dict[str, list[Any]], *, refold_all: bool,
+        owner_places: dict[str, tuple[str, str | None]] | None = None,
+    ) -> set[str]:
         if self._code in by_dossier:
             raise RuntimeError("cannot fold")
-        return await super()._project(conn, by_dossier, refold_all=refold_all)
+        return await super()._project(conn, by_dossier, refold_all=refold_all, owner_places=owner_places)
 
 
 async def test_a_batch_that_cannot_be_applied_does_not_hold_up_the_next(db_url: str) -> None:

@@ -69,8 +69,14 @@ def config_for(keys_file: Path, **changes: Any) -> OidcConfig:
     return replace(OidcConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url=None, jwks_file=keys_file), **changes)
 
 
+class FromNow(int):
+    """A time claim given relative to the moment the token is made, not to when this module was
+    imported: collection and the test may be many minutes apart in a long suite."""
+
+
 def claims(**changes: Any) -> dict[str, Any]:
     now = int(time.time())
+    changes = {k: now + v if isinstance(v, FromNow) else v for k, v in changes.items()}
     base: dict[str, Any] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -111,15 +117,13 @@ def sign(payload: dict[str, Any], keys: Keys, *, key: str = "rsa", kid: str = "r
     raise AssertionError(key)
 
 
-NOW = int(time.time())
-
 REFUSED: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     # (case, claim changes, signing, expected reason fragment)
     ("wrong issuer", {"iss": "https://evil.example/realms/ioc"}, {}, "issuer is not the configured issuer"),
     ("wrong audience", {"aud": "another-app"}, {}, "audience does not include this application"),
-    ("expired beyond the leeway", {"exp": NOW - 120}, {}, "token has expired"),
-    ("not yet valid", {"nbf": NOW + 600}, {}, "not valid yet"),
-    ("issued in the future", {"iat": NOW + 600}, {}, "issued in the future"),
+    ("expired beyond the leeway", {"exp": FromNow(-120)}, {}, "token has expired"),
+    ("not yet valid", {"nbf": FromNow(600)}, {}, "not valid yet"),
+    ("issued in the future", {"iat": FromNow(600)}, {}, "issued in the future"),
     ("no exp", {"exp": None}, {}, "lacks the exp claim"),
     ("unknown kid", {}, {"kid": "rsa-9"}, "matches the token's kid"),
     ("signed by a key not in the JWKS", {}, {"key": "stranger"}, "signature does not verify"),
