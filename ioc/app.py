@@ -2,7 +2,8 @@
 
 Background tasks per process: one LISTEN connection, the refresher that turns notifications into
 deltas for each live view (one view, with its own hub, per distinct scope of connected clients),
-and — when this process also plays the `alerts` role (the embedded default) — the alert scheduler.
+an event-loop lag probe, and — when this process also plays the `alerts` role (the embedded
+default) — the alert service on a thread and event loop of its own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from alerts.service import AlertService
+from alerts.service_thread import AlertServiceThread
 from ingest.projection_loop import ProjectionLoop
 from ingest.projector import DossierProjector
 from ingest.reference import CalendarStore, ProcedureCache
@@ -47,6 +48,7 @@ from ioc.db.pool import make_pool
 from ioc.live.feed import LiveFeed
 from ioc.localities.catalogue import load_catalogue
 from ioc.logsafety import install_redaction
+from ioc.loop_lag import LoopLagMonitor
 from ioc.map.boundaries import province_geojson
 from ioc.metrics import Metrics
 from ioc.settings import Settings
@@ -94,13 +96,17 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
         install_redaction()
         projection = ProjectionLoop(pool, database_url, projector, metrics.dossier_batches_caught_up.inc)
         tasks = [asyncio.create_task(coro) for coro in (feed.listen(), feed.refresh_loop(), projection.run())]
-        service = None
-        if run_alerts:
-            service = AlertService(pool, database_url, settings, calendars.calendar_for(""), metrics)
+        lag = LoopLagMonitor(metrics.event_loop_lag.labels("api"))
+        lag.start()
+        # The alert role, when this process plays it, runs on a thread and loop of its own: no
+        # CPU-bound alert work may hold the loop that answers requests (alerts/service_thread.py).
+        service = AlertServiceThread(database_url, settings, metrics) if run_alerts else None
+        if service is not None:
             await service.start()
         try:
             yield
         finally:
+            await lag.stop()
             if service is not None:
                 await _bounded(service.stop(), "the alert service")
             # Each step is bounded: a stop (Ctrl-C, SIGTERM, docker stop) must end the process even

@@ -36,6 +36,29 @@ class Metrics:
         self.alert_evaluation_seconds = Histogram(
             "ioc_alerts_evaluation_duration_seconds", "Time for one evaluation of all rules", registry=r
         )
+        # alerts/shell.py: a rule that raises is rolled back to its savepoint and counted; the
+        # other rules of the round still commit. A round that fails as a whole is counted apart.
+        self.alert_rule_failures = Counter(
+            "ioc_alert_rule_failures_total", "Rule evaluations that raised (that rule's changes rolled back)",
+            ["rule"], registry=r,
+        )  # fmt: skip
+        self.alert_evaluation_failures = Counter(
+            "ioc_alert_evaluation_failures_total", "Evaluation rounds that failed as a whole (nothing committed)",
+            registry=r,
+        )  # fmt: skip
+        self.alert_rule_max_new_alerts = Gauge(
+            "ioc_alert_rule_max_new_alerts",
+            "Default cardinality guard: most alerts one rule may open in one round (above it: one summary alert)",
+            registry=r,
+        )  # fmt: skip
+        self.alert_cardinality_guard = Counter(
+            "ioc_alert_cardinality_guard_trips_total",
+            "Rounds in which a rule would have opened more alerts than its limit", ["rule"], registry=r,
+        )  # fmt: skip
+        self.alert_notify_payloads = Counter(
+            "ioc_live_notify_payloads_total", "NOTIFY payloads sent on the live channel, by stream", ["stream"],
+            registry=r,
+        )  # fmt: skip
         self.ws_clients = Gauge("ioc_live_websocket_clients", "Connected WebSocket clients", registry=r)
         self.ws_dropped = Counter(
             "ioc_live_messages_dropped_total", "Messages dropped for slow clients (they get a snapshot)",
@@ -45,6 +68,11 @@ class Metrics:
         self.notifications = Counter(
             "ioc_live_notifications_total", "PostgreSQL notifications received", ["channel"], registry=r
         )
+        # ioc/loop_lag.py: how late each event loop ran a timer (the API's serving loop, the alerts thread's).
+        self.event_loop_lag = Histogram(
+            "ioc_event_loop_lag_seconds", "How much later than asked an event loop woke a sleeping task", ["loop"],
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,
+        )  # fmt: skip
 
     def hub_metrics(self) -> HubMetrics:
         return HubMetrics(clients=self.ws_clients.set, dropped=self.ws_dropped.inc, deltas=self.ws_deltas.inc)
