@@ -38,15 +38,36 @@ from alerts.model import (
     AlertUpdate,
     Evaluation,
     FlapHistory,
+    Labels,
     OpenAlert,
+    Severity,
     Signal,
     Transition,
+    fingerprint,
 )
 
-__all__ = ["EngineInputError", "Policy", "evaluate", "is_flapping", "step"]
+__all__ = [
+    "DEFAULT_MAX_NEW_ALERTS",
+    "GUARD_LABEL",
+    "EngineInputError",
+    "Guarded",
+    "Policy",
+    "evaluate",
+    "guard_cardinality",
+    "is_flapping",
+    "step",
+]
 
 _ZERO = timedelta(0)
 _NO_HISTORY = FlapHistory()
+# The most alerts one rule may open in one round unless the rule sets its own limit. Above it the
+# rule opens one summary alert instead (Grafana's "too many series"): a few hundred alerts is the
+# most a desk can triage, and a flood that large means the rule is scoped wrong, not that
+# thousands of people must be paged.
+DEFAULT_MAX_NEW_ALERTS = 500
+GUARD_LABEL = "guard"
+GUARD_VALUE = "too_many_series"
+GUARD_SAMPLE = 10
 
 
 class EngineInputError(ValueError):
@@ -175,6 +196,7 @@ def _changed(alert: OpenAlert, signal: Signal) -> bool:
     # and refreshing on every reshuffle of a sample would flood the feed with no news.
     return (
         alert.value != signal.value
+        or alert.labels != signal.labels  # e.g. an agency's single sector label comes or goes
         or alert.severity is not signal.severity
         or alert.summary_vi != signal.summary_vi
         or alert.summary_en != signal.summary_en
@@ -205,3 +227,61 @@ def _index_alerts(rule_id: str, open_alerts: Sequence[OpenAlert]) -> dict[str, O
             raise EngineInputError(f"Hai cảnh báo mở trùng nhau / two open alerts for {alert.fingerprint}")
         index[alert.fingerprint] = alert
     return index
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """Signals after the cardinality guard: the ones to evaluate, and whether the guard tripped.
+
+    ``would_open`` counts the signals with no open alert of the rule (each would open one).
+    """
+
+    signals: tuple[Signal, ...]
+    would_open: int
+    limit: int
+
+    @property
+    def tripped(self) -> bool:
+        return self.would_open > self.limit
+
+
+def guard_cardinality(rule_id: str, signals: Sequence[Signal], open_alerts: Sequence[OpenAlert], limit: int) -> Guarded:
+    """Keep a rule from opening more than ``limit`` alerts in one round.
+
+    Within the limit the signals pass unchanged. Above it only the signals of series already open
+    pass (they keep updating and resolving as usual), and one summary signal — labels ``rule``,
+    ``guard=too_many_series`` and the signals' ``kind``/``stream`` — takes the place of all the
+    new ones, saying how many there would have been. The summary is an ordinary series of the
+    rule: it opens while the guard trips and resolves once a round opens no more than the limit
+    (then the individual alerts open). Linear in signals + open alerts.
+    """
+    if limit < 1:
+        raise EngineInputError(f"giới hạn cảnh báo mới phải >= 1 / max_new_alerts must be >= 1: {limit}")
+    open_fps = {a.fingerprint for a in open_alerts if a.rule_id == rule_id}
+    new = [s for s in signals if s.fingerprint not in open_fps]
+    if len(new) <= limit:
+        return Guarded(tuple(signals), len(new), limit)
+    kept = [s for s in signals if s.fingerprint in open_fps]
+    first = new[0].labels
+    labels = Labels.of(
+        {"rule": rule_id, "severity": Severity.WARNING.value, GUARD_LABEL: GUARD_VALUE},
+        kind=first.get("kind"), stream=first.get("stream"),
+    )  # fmt: skip
+    n = len(new)
+    summary = Signal(
+        rule_id=rule_id, fingerprint=fingerprint(rule_id, labels), labels=labels, severity=Severity.WARNING,
+        value=float(n),
+        summary_vi=f"Luật {rule_id}: quá nhiều cảnh báo — {_count_vi(n)} chuỗi mới trong một vòng, vượt giới "
+        f"hạn {_count_vi(limit)}; không mở từng cảnh báo, cần xem lại phạm vi của luật",
+        summary_en=f"Rule {rule_id}: too many series — {n:,} new in one round, above the limit of {limit:,}; "
+        "individual alerts not opened, review the rule's scope",
+        details={
+            "would_open": n, "limit": limit,
+            "sample": tuple(s.summary_vi for s in new[:GUARD_SAMPLE]),
+        },
+    )  # fmt: skip
+    return Guarded((*kept, summary), n, limit)
+
+
+def _count_vi(n: int) -> str:
+    return f"{n:,}".replace(",", ".")  # Vietnamese thousands separator

@@ -44,8 +44,10 @@ class AlertState(StrEnum):
 
 
 # Severity may change while an alert stays open (its count grows, a threshold escalates); keeping
-# it out of the identity lets that be an in-place update instead of resolve-and-recreate.
-FINGERPRINT_IGNORED_LABELS: frozenset[str] = frozenset({"severity"})
+# it out of the identity lets that be an in-place update instead of resolve-and-recreate. The same
+# for ``sector``: an agency's alert carries it while all its dossiers are in one sector
+# (alerts/rules.py), and a dossier of a second sector must not make it a different alert.
+FINGERPRINT_IGNORED_LABELS: frozenset[str] = frozenset({"severity", "sector"})
 
 
 @dataclass(frozen=True)

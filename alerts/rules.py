@@ -6,15 +6,18 @@ only time-dependent questions (where "one working day ago" is) go through a cale
 
 Rules and their series:
 
-* ``overdue`` — open dossiers past ``due_at``, one series per (locality, agency, sector); fires at once.
-* ``due_soon`` — open dossiers due within N working days, per (locality, agency, sector); fires at once.
+* ``overdue`` — open dossiers past ``due_at``, one series per agency; fires at once.
+* ``due_soon`` — open dossiers due within N working days, per agency, only from a threshold on.
 * ``late_without_apology`` — late dossiers with no apology letter recorded N working days after
-  they became late, per (locality, agency, sector); fires at once. Missing the letter is a violation.
+  they became late, per agency; fires at once. Missing the letter is a violation.
 
-Per-dossier series are split by sector (lĩnh vực) because people are scoped by sector too: a
-provincial department sees only its sectors' alerts (the strict rule of ioc/auth/scope.py), so an
-alert mixing sectors would reach nobody scoped that way. Such alerts carry a ``sector`` label; a
-group whose dossiers have no sector carries none.
+Per-dossier series exist at the level someone acts on (DESIGN.md): one per agency, or per commune
+where the dossiers name no agency — never one per sector. The shell reads rows per (place,
+agency, sector) and ``by_agency`` merges them; the sectors and their counts travel as data
+(``details.sectors``). An agency whose dossiers are all in one sector also carries that ``sector``
+label, so a person scoped to that sector (the strict rule of ioc/auth/scope.py) still sees it; an
+agency mixing sectors carries none. The label is not part of the series' identity
+(``FINGERPRINT_IGNORED_LABELS``), so a second sector arriving updates the alert in place.
 * ``on_time_rate`` — per province, resolved early-or-on-time / resolved over a rolling window,
   below target; held for ``hold`` before firing so a brief dip does not page anyone.
 """
@@ -22,11 +25,11 @@ group whose dossiers have no sector carries none.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
-from typing import Protocol
+from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from alerts.model import Labels, Severity, Signal, fingerprint
@@ -45,6 +48,7 @@ __all__ = [
     "RuleConfigError",
     "RuleInputError",
     "WorkingTime",
+    "by_agency",
     "default_rules",
     "due_soon_horizon",
     "due_soon_signals",
@@ -168,6 +172,8 @@ class OverdueGroup:
     oldest_due_at: datetime
     sample_codes: tuple[str, ...] = ()
     sector: str | None = None  # lĩnh vực of the procedures; None when the dossiers have none
+    # (sector, count) per sector of the series' dossiers, most first; set by ``by_agency``.
+    sector_counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,7 @@ class DueSoonGroup:
     earliest_due_at: datetime
     sample_codes: tuple[str, ...] = ()
     sector: str | None = None
+    sector_counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,7 @@ class MissingApologyGroup:
     oldest_late_since: datetime
     sample_codes: tuple[str, ...] = ()
     sector: str | None = None
+    sector_counts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +218,57 @@ class OnTimeWindow:
     locality_name: str
     resolved: int
     resolved_on_time: int
+
+
+# --------------------------------------------------------------------------- grouping to the agency
+
+G = TypeVar("G", OverdueGroup, DueSoonGroup, MissingApologyGroup)
+# Per group type: the count field and the time field (earliest wins when rows merge).
+_COUNT_AND_TIME = {
+    OverdueGroup: ("overdue_count", "oldest_due_at"),
+    DueSoonGroup: ("due_soon_count", "earliest_due_at"),
+    MissingApologyGroup: ("count", "oldest_late_since"),
+}
+
+
+def by_agency(rows: Iterable[G]) -> list[G]:
+    """Rows per (place, agency, sector) merged into one group per agency — or per (province,
+    commune) for dossiers with no agency — in first-seen order. Linear in the rows.
+
+    The merged group counts every row's dossiers, takes the earliest time, lists the sectors with
+    their counts (most first, then by name; dossiers without a sector are counted, not listed),
+    keeps the ``sector`` of a group whose rows all share one, and samples codes from the rows in
+    order of their times (each row's sample is already in time order), at most ``MAX_SAMPLE_CODES``.
+    """
+    buckets: dict[tuple[str, ...], list[G]] = {}
+    for row in rows:
+        key = ("a", row.agency_code) if row.agency_code else ("c", row.province_code, row.commune_code or "")
+        buckets.setdefault(key, []).append(row)
+    return [_merge(group) for group in buckets.values()]
+
+
+def _merge(rows: list[G]) -> G:
+    count_field, time_field = _COUNT_AND_TIME[type(rows[0])]
+    ordered = sorted(rows, key=lambda r: getattr(r, time_field))
+    first = ordered[0]
+    per_sector: dict[str, int] = {}
+    for r in rows:
+        if r.sector:
+            per_sector[r.sector] = per_sector.get(r.sector, 0) + getattr(r, count_field)
+    sectors = {r.sector for r in rows}
+    only = next(iter(sectors)) if len(sectors) == 1 else None
+    sample: list[str] = []
+    for r in ordered:
+        sample.extend(r.sample_codes[: MAX_SAMPLE_CODES - len(sample)])
+        if len(sample) >= MAX_SAMPLE_CODES:
+            break
+    changes: dict[str, object] = {
+        count_field: sum(_count(getattr(r, count_field)) for r in rows),
+        "sample_codes": tuple(sample),
+        "sector": only,
+        "sector_counts": tuple(sorted(per_sector.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+    return replace(first, **changes)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- cut-offs for the shell
@@ -367,6 +426,8 @@ def _group_signal(
         "agency_name": g.agency_name,
         "count": count,
         "sample_codes": tuple(g.sample_codes[:MAX_SAMPLE_CODES]),
+        # {sector: count}: what the agency has to look at, without one alert per sector.
+        "sectors": dict(g.sector_counts) if g.sector_counts else ({g.sector: count} if g.sector else {}),
         **extra,
     }
     return Signal.for_labels(
@@ -387,10 +448,13 @@ def _where(g: _Group) -> tuple[str, str]:
     place = g.locality_name
     if g.agency_name and g.agency_name != g.locality_name:
         place = f"{place} – {g.agency_name}"
-    if not g.sector:
-        return place, place
-    # Sector names are Vietnamese (lĩnh vực "Tư pháp"); the English text keeps the name as is.
-    return f"{place} – lĩnh vực {g.sector}", f"{place} – {g.sector} sector"
+    if g.sector:
+        # Sector names are Vietnamese (lĩnh vực "Tư pháp"); the English text keeps the name as is.
+        return f"{place} – lĩnh vực {g.sector}", f"{place} – {g.sector} sector"
+    if len(g.sector_counts) > 1:
+        n = len(g.sector_counts)
+        return f"{place} ({n} lĩnh vực)", f"{place} ({n} sectors)"
+    return place, place
 
 
 def _dossiers_en(n: int, noun: str) -> str:

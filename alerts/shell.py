@@ -4,6 +4,13 @@ One evaluation = read observations and open alerts, ask the core for transitions
 them in one transaction with compare-and-set on `version`, writing the history, the outbox and a
 live notification. A PostgreSQL advisory lock makes sure only one engine replica evaluates at a
 time; the others skip that round.
+
+Each rule runs under its own SAVEPOINT: a rule whose reads, evaluation or writes raise is rolled
+back alone, logged with its id and counted (``ioc_alert_rule_failures_total{rule}``); the other
+rules' changes still commit. The live notification is split into payloads under PostgreSQL's
+8,000-byte limit (``ioc.live.channel.notify_live``), so a round that changes any number of alerts
+can commit. Before evaluation each rule's signals pass the cardinality guard
+(``alerts.engine.guard_cardinality``, limit ``RuleSpec.max_new_alerts`` or the engine's default).
 """
 
 from __future__ import annotations
@@ -11,22 +18,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg.types.json import Jsonb
 
 from alerts.calendar import WorkingCalendar
-from alerts.engine import Policy, evaluate
+from alerts.engine import DEFAULT_MAX_NEW_ALERTS, Policy, evaluate, guard_cardinality
 from alerts.model import AlertMark, AlertState, Evaluation, FlapHistory, Labels, OpenAlert, Severity, Transition
 from alerts.rulebook.collect import SAMPLE, collect_signals
 from alerts.rulebook.legacy import LegacyRule, default_specs, policy_for, spec_from_legacy
 from alerts.rulebook.spec import RuleSpec
 from alerts.rulebook.store import enabled_specs, rules_stamp
 from ioc.db.pool import Conn
-from ioc.live.channel import NOTIFY_LIVE
+from ioc.live.channel import notify_live
 from ioc.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,8 @@ RETURNING id
 """
 UPDATE_ALERT_STATE = """
 UPDATE alert SET state = %(state)s, version = version + 1, updated_at = %(at)s,
+       labels = coalesce(%(labels)s, labels), sector_code = CASE WHEN %(labels)s::jsonb IS NULL THEN sector_code
+                                                                 ELSE %(labels)s::jsonb ->> 'sector' END,
        fired_at = CASE WHEN %(state)s = 'firing' THEN %(at)s ELSE fired_at END,
        resolved_at = CASE WHEN %(state)s = 'resolved' THEN %(at)s ELSE resolved_at END,
        value = coalesce(%(value)s, value), severity = coalesce(%(severity)s, severity),
@@ -72,6 +80,7 @@ WHERE id = %(id)s AND version = %(version)s
 """
 UPDATE_ALERT_VALUE = """
 UPDATE alert SET value = %(value)s, severity = %(severity)s, summary_vi = %(summary_vi)s,
+       labels = %(labels)s, sector_code = %(labels)s::jsonb ->> 'sector',
        summary_en = %(summary_en)s, details = %(details)s, version = version + 1, updated_at = %(at)s,
        flapping = %(flapping)s, signal_lost_at = NULL
 WHERE id = %(id)s AND version = %(version)s
@@ -93,6 +102,30 @@ class EvaluationReport:
     transitions: int
     updates: int
     conflicts: int
+    failed_rules: tuple[str, ...] = ()  # rules rolled back to their savepoint this round
+    guarded_rules: tuple[str, ...] = ()  # rules whose cardinality guard tripped this round
+    notify_payloads: int = 0  # live NOTIFY payloads sent for the changed alerts
+
+
+@dataclass
+class _Round:
+    """What one round has written so far (mutable bookkeeping of the shell, never of the core)."""
+
+    transitions: int = 0
+    updates: int = 0
+    conflicts: int = 0
+    changed_ids: list[int] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    guarded: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Applied:
+    transitions: int = 0
+    updates: int = 0
+    conflicts: int = 0
+    ids: list[int] = field(default_factory=list)
+    to_states: list[str] = field(default_factory=list)
 
 
 class AlertEngine:
@@ -111,9 +144,14 @@ class AlertEngine:
         metrics: Metrics,
         rules: Sequence[LegacyRule | RuleSpec] | None = None,
         channels: Sequence[str] = ("dashboard",),
+        max_new_alerts: int = DEFAULT_MAX_NEW_ALERTS,
     ) -> None:
+        if max_new_alerts < 1:
+            raise ValueError(f"max_new_alerts phải >= 1 / must be >= 1: {max_new_alerts}")
         self._calendar = calendar
         self._metrics = metrics
+        self._max_new_alerts = max_new_alerts
+        metrics.alert_rule_max_new_alerts.set(max_new_alerts)
         self._explicit = None if rules is None else tuple(spec_from_legacy(r) for r in rules)
         self._channels = tuple(channels)
         self._cache: tuple[tuple[Any, ...], tuple[RuleSpec, ...]] | None = None
@@ -137,36 +175,82 @@ class AlertEngine:
 
     async def _run(self, conn: Conn, now: datetime, stream: str | None) -> EvaluationReport:
         started = time.perf_counter()
-        async with conn.transaction():
-            cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [ENGINE_LOCK_KEY])
-            row = await cur.fetchone()
-            if not row or not row[0]:
-                return EvaluationReport(False, 0, 0, 0)
-            specs = await self.rules(conn)
-            open_alerts = await self._open_alerts(conn)
-            transitions = updates = conflicts = 0
-            changed_ids: list[int] = []
-            for spec in specs:
-                if stream is not None and stream not in spec.streams:
-                    continue
+        try:
+            async with conn.transaction():
+                cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [ENGINE_LOCK_KEY])
+                row = await cur.fetchone()
+                if not row or not row[0]:
+                    return EvaluationReport(False, 0, 0, 0)
+                specs = await self.rules(conn)
+                open_alerts = await self._open_alerts(conn)
+                done = _Round()
+                for spec in specs:
+                    if stream is not None and stream not in spec.streams:
+                        continue
+                    await self._rule_round(conn, spec, now, open_alerts, done)
+                if self._explicit is None and stream is None:
+                    # Rules no longer enabled: their open alerts resolve (no signal, no keep-firing).
+                    live = {s.id for s in specs}
+                    for rule_id in sorted({a.rule_id for a in open_alerts} - live):
+                        await self._retire(conn, rule_id, now, open_alerts, done)
+                # The ids leave in payloads under PostgreSQL's 8,000-byte limit, delivered at commit.
+                payloads = await notify_live(conn, "alert", "ids", done.changed_ids)
+        except Exception as exc:
+            self._metrics.alert_evaluation_failures.inc()
+            # The caller (alerts/pipeline.py) logs the traceback; this says what was lost.
+            log.error("alert evaluation round failed (stream=%s), nothing of it committed: %r", stream or "all", exc)
+            raise
+        self._metrics.alert_notify_payloads.labels("alert").inc(payloads)
+        self._metrics.alert_evaluation_seconds.observe(time.perf_counter() - started)
+        return EvaluationReport(True, done.transitions, done.updates, done.conflicts, tuple(done.failed),
+                                tuple(done.guarded), payloads)  # fmt: skip
+
+    async def _rule_round(
+        self, conn: Conn, spec: RuleSpec, now: datetime, open_alerts: Sequence[OpenAlert], done: _Round
+    ) -> None:
+        """One rule, under its own savepoint: read, guard, evaluate, apply — or roll back alone."""
+        try:
+            async with conn.transaction():
                 policy = policy_for(spec)
                 signals = await collect_signals(conn, spec, now, self._calendar)
+                guarded = guard_cardinality(spec.id, signals, open_alerts, spec.max_new_alerts or self._max_new_alerts)
                 history = await self._flap_history(conn, spec.id, policy, now)
-                result = evaluate(now, spec.id, policy, signals, open_alerts, history)
-                t, u, c = await self._apply(conn, spec.id, result, now, changed_ids)
-                transitions, updates, conflicts = transitions + t, updates + u, conflicts + c
-            if self._explicit is None and stream is None:
-                # Rules no longer enabled: their open alerts resolve (no signal, no keep-firing).
-                live = {s.id for s in specs}
-                for rule_id in sorted({a.rule_id for a in open_alerts} - live):
-                    result = evaluate(now, rule_id, Policy(), [], open_alerts)
-                    t, u, c = await self._apply(conn, rule_id, result, now, changed_ids)
-                    transitions, updates, conflicts = transitions + t, updates + u, conflicts + c
-            if changed_ids:
-                payload = orjson.dumps({"stream": "alert", "ids": changed_ids}).decode()
-                await conn.execute(NOTIFY_LIVE, [payload])
-        self._metrics.alert_evaluation_seconds.observe(time.perf_counter() - started)
-        return EvaluationReport(True, transitions, updates, conflicts)
+                result = evaluate(now, spec.id, policy, guarded.signals, open_alerts, history)
+                applied = await self._apply(conn, result, now)
+        except Exception:
+            self._metrics.alert_rule_failures.labels(spec.id).inc()
+            log.exception("alert rule %s failed at %s; its changes are rolled back, the other rules go on",
+                          spec.id, now.isoformat())  # fmt: skip
+            done.failed.append(spec.id)
+            return
+        if guarded.tripped:
+            self._metrics.alert_cardinality_guard.labels(spec.id).inc()
+            log.warning("alert rule %s would open %d alerts (limit %d): one summary alert instead",
+                        spec.id, guarded.would_open, guarded.limit)  # fmt: skip
+            done.guarded.append(spec.id)
+        self._count(spec.id, applied, done)
+
+    async def _retire(
+        self, conn: Conn, rule_id: str, now: datetime, open_alerts: Sequence[OpenAlert], done: _Round
+    ) -> None:
+        try:
+            async with conn.transaction():
+                applied = await self._apply(conn, evaluate(now, rule_id, Policy(), [], open_alerts), now)
+        except Exception:
+            self._metrics.alert_rule_failures.labels(rule_id).inc()
+            log.exception("resolving the alerts of retired rule %s failed; rolled back alone", rule_id)
+            done.failed.append(rule_id)
+            return
+        self._count(rule_id, applied, done)
+
+    def _count(self, rule_id: str, applied: _Applied, done: _Round) -> None:
+        # Counted only once the rule's savepoint is released: a rolled-back rule counts nothing.
+        for to_state in applied.to_states:
+            self._metrics.alert_transitions.labels(rule_id, to_state).inc()
+        done.transitions += applied.transitions
+        done.updates += applied.updates
+        done.conflicts += applied.conflicts
+        done.changed_ids.extend(applied.ids)
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -192,38 +276,36 @@ class AlertEngine:
 
     # -- applying ---------------------------------------------------------------------------
 
-    async def _apply(
-        self, conn: Conn, rule_id: str, result: Evaluation, now: datetime, changed_ids: list[int]
-    ) -> tuple[int, int, int]:
-        applied = conflicts = 0
+    async def _apply(self, conn: Conn, result: Evaluation, now: datetime) -> _Applied:
+        out = _Applied()
         for transition in result.transitions:
             alert_id = await self._apply_transition(conn, transition)
             if alert_id is None:
-                conflicts += 1
+                out.conflicts += 1
                 continue
-            changed_ids.append(alert_id)
-            applied += 1
-            self._metrics.alert_transitions.labels(rule_id, transition.to_state.value).inc()
-        updated = 0
+            out.ids.append(alert_id)
+            out.transitions += 1
+            out.to_states.append(transition.to_state.value)
         for update in result.updates:
             s = update.signal
             cur = await conn.execute(UPDATE_ALERT_VALUE, {
                 "value": s.value, "severity": s.severity.value, "summary_vi": s.summary_vi,
                 "summary_en": s.summary_en, "details": Jsonb(dict(s.details)), "at": now,
                 "id": update.alert_id, "version": update.expected_version, "flapping": update.flapping,
+                "labels": Jsonb(s.labels.as_dict()),
             })  # fmt: skip
             if cur.rowcount == 1:
-                changed_ids.append(update.alert_id)
-                updated += 1
+                out.ids.append(update.alert_id)
+                out.updates += 1
             else:
-                conflicts += 1
+                out.conflicts += 1
         for mark in result.marks:
             if await self._apply_mark(conn, mark, now):
-                changed_ids.append(mark.alert_id)
-                updated += 1
+                out.ids.append(mark.alert_id)
+                out.updates += 1
             else:
-                conflicts += 1
-        return applied, updated, conflicts
+                out.conflicts += 1
+        return out
 
     @staticmethod
     async def _apply_mark(conn: Conn, mark: AlertMark, now: datetime) -> bool:
@@ -256,6 +338,7 @@ class AlertEngine:
                 "value": s.value if s else None, "severity": s.severity.value if s else None,
                 "summary_vi": s.summary_vi if s else None, "summary_en": s.summary_en if s else None,
                 "details": Jsonb(dict(s.details)) if s else None, "flapping": t.flapping,
+                "labels": Jsonb(s.labels.as_dict()) if s else None,
             })  # fmt: skip
             if cur.rowcount != 1:
                 log.info("alert %s changed under us; skipping %s", t.alert_id, t.to_state)

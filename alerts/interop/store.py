@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg.types.json import Jsonb
 
 from alerts.interop.postable import SOURCE, ExternalAlert, Rejection
 from ioc.db.pool import Conn
-from ioc.live.channel import NOTIFY_LIVE
+from ioc.live.channel import notify_live
 
 SELECT_OPEN = """
 SELECT id, source, version, severity, summary_vi, summary_en, details, labels
@@ -177,5 +176,5 @@ async def _transition(
 
 
 async def _notify(conn: Conn, ids: list[int]) -> None:
-    if ids:
-        await conn.execute(NOTIFY_LIVE, [orjson.dumps({"stream": "alert", "ids": ids}).decode()])
+    # A POST may carry thousands of alerts: the ids go in payloads under PostgreSQL's NOTIFY limit.
+    await notify_live(conn, "alert", "ids", ids)

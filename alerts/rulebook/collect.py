@@ -44,6 +44,7 @@ from alerts.rules import (
     OnTimeRateRule,
     OnTimeWindow,
     OverdueGroup,
+    by_agency,
     due_soon_horizon,
     missing_apology_cutoff,
     missing_apology_signals,
@@ -65,18 +66,26 @@ __all__ = ["SAMPLE", "collect_signals"]
 
 SAMPLE = 20
 
-# One row per (locality, agency, sector): people are scoped by sector as well as by place, so a
-# series must not mix sectors. An empty sector is no sector (the alert then carries no label).
+# One row per (place, agency, sector); alerts.rules.by_agency merges them into one series per
+# agency (per commune for dossiers without one). The place of a known agency is the agency's own
+# (the agency table), so a provincial department's dossiers from many communes make one alert at
+# its province, not one per commune. An empty sector is no sector.
 _GROUP_SELECT = """
-SELECT d.province_code, d.commune_code, d.agency_code, a.name,
-       coalesce(c.name, p.name), count(*), min({time_col}),
-       (array_agg(d.code ORDER BY {time_col}))[1:{sample}], nullif(d.sector, '')
-FROM dossier d
-JOIN locality p ON p.code = d.province_code
-LEFT JOIN locality c ON c.code = d.commune_code
-LEFT JOIN agency a ON a.code = d.agency_code
-WHERE {where}
-GROUP BY d.province_code, d.commune_code, d.agency_code, a.name, coalesce(c.name, p.name), nullif(d.sector, '')
+SELECT g.province_code, g.commune_code, g.agency_code, g.agency_name, coalesce(c.name, p.name),
+       g.n, g.t, g.sample, g.sector
+FROM (
+    SELECT coalesce(a.province_code, d.province_code) AS province_code,
+           CASE WHEN a.code IS NULL THEN d.commune_code ELSE a.commune_code END AS commune_code,
+           d.agency_code, a.name AS agency_name, nullif(d.sector, '') AS sector, count(*) AS n,
+           min({time_col}) AS t, (array_agg(d.code ORDER BY {time_col}))[1:{sample}] AS sample
+    FROM dossier d
+    LEFT JOIN agency a ON a.code = d.agency_code
+    WHERE {where}
+    GROUP BY 1, 2, d.agency_code, a.name, 5
+) g
+JOIN locality p ON p.code = g.province_code
+LEFT JOIN locality c ON c.code = g.commune_code
+ORDER BY g.t, g.agency_code, g.commune_code, g.sector
 """
 SELECT_OVERDUE = _GROUP_SELECT.format(
     time_col="d.due_at", sample=SAMPLE, where="d.closed_at IS NULL AND d.due_at < %(now)s"
@@ -124,19 +133,20 @@ async def collect_signals(conn: Conn, spec: RuleSpec, now: datetime, calendar: W
 async def _kind_signals(conn: Conn, spec: RuleSpec, now: datetime, calendar: WorkingCalendar) -> list[Signal]:
     p = spec.params
     if isinstance(p, OverdueParams):
-        overdue = [OverdueGroup(*r) for r in await _groups(conn, SELECT_OVERDUE, {"now": now})] if p.steps else []
+        overdue: list[OverdueGroup] = []
+        if p.steps:
+            overdue = by_agency(OverdueGroup(*r) for r in await _groups(conn, SELECT_OVERDUE, {"now": now}))
         due_soon: list[DueSoonGroup] = []
         if p.pre_due_working_days:
             horizon = due_soon_horizon(now, calendar, DueSoonRule(spec.id, within_working_days=p.pre_due_working_days))
-            due_soon = [
-                DueSoonGroup(*r) for r in await _groups(conn, SELECT_DUE_SOON, {"now": now, "horizon": horizon})
-            ]
+            rows = await _groups(conn, SELECT_DUE_SOON, {"now": now, "horizon": horizon})
+            due_soon = by_agency(DueSoonGroup(*r) for r in rows)
         return overdue_kind_signals(spec.id, p, overdue, due_soon, now, calendar)
     if isinstance(p, LateWithoutApologyParams):
         rule = MissingApologyRule(spec.id, p.severity, p.after_working_days)
         cutoff = missing_apology_cutoff(now, calendar, rule)
         rows = await _groups(conn, SELECT_MISSING_APOLOGY, {"cutoff": cutoff})
-        return missing_apology_signals(rule, [MissingApologyGroup(*r) for r in rows])
+        return missing_apology_signals(rule, by_agency(MissingApologyGroup(*r) for r in rows))
     if isinstance(p, OnTimeRateParams):
         on_time = OnTimeRateRule(spec.id, p.target, p.window, spec.hold, p.min_resolved, p.severity)
         from_day = now.astimezone(LOCAL_TZ).date() - timedelta(days=max(p.window.days, 1) - 1)

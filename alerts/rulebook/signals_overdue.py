@@ -2,17 +2,20 @@
 
 One rule of this kind may do both jobs of the former ``overdue`` and ``due_soon`` rules:
 
-* overdue series — per (locality, agency, sector), the open dossiers past their due time; the
+* overdue series — per agency (per commune without one), the open dossiers past their due time; the
   severity is the last step whose ``days_late`` the *oldest* overdue dossier of the series has
   reached, in working days (``WorkingCalendar.working_seconds_between(due_at, now)`` over the
   working-day length). A series whose oldest dossier has not reached the first step raises nothing.
-* pre-due series — per (locality, agency, sector), open dossiers due within
-  ``pre_due_working_days`` working days, with ``pre_due_severity``. When the rule also has overdue
+* pre-due series — per agency, open dossiers due within ``pre_due_working_days`` working days,
+  with ``pre_due_severity``, only where there are at least ``pre_due_min_count`` of them: dossiers
+  due soon are information (the map and tables count them), an alert only where an agency's
+  backlog is unusual (with the rule's ``for``, unusual for a while). When the rule also has overdue
   steps, pre-due series carry the label ``phase=due_soon`` so the two series of one place stay
   apart; a rule with pre-due warnings only (the default ``due_soon`` rule) carries no phase label,
   like the former rule.
 
-Each series carries the ``sector`` label of its dossiers when they have one (see alerts/rules.py).
+The groups come merged to the agency (``alerts.rules.by_agency``); a series carries its sectors and
+their counts in ``details.sectors``, and the ``sector`` label only when there is one sector.
 
 The texts are those of ``alerts.rules.overdue_signals`` / ``due_soon_signals``, which this reuses.
 """
@@ -65,6 +68,7 @@ def overdue_kind_signals(
                 signals.append(replace(s, details={**s.details, "working_days_late": late}))
     if p.pre_due_working_days > 0:
         rule = DueSoonRule(rule_id, p.pre_due_severity, p.pre_due_working_days)
-        for s in due_soon_signals(rule, due_soon):
+        unusual = (g for g in due_soon if g.due_soon_count >= p.pre_due_min_count)
+        for s in due_soon_signals(rule, unusual):
             signals.append(relabel(s, {"phase": "due_soon"}) if p.steps else s)
     return signals

@@ -10,8 +10,9 @@ The flat JSON shape (kind parameters beside the common fields)::
 
     {"id": "overdue", "kind": "overdue", "enabled": true, "for": "0s", "keep_firing_for": "0s",
      "flap_damping": {"window": "1h", "max_changes": 4}, "labels": {}, "summary_vi": null,
-     "summary_en": null, "description": "", "steps": [{"days_late": 0, "severity": "critical"}],
-     "pre_due_working_days": 0, "pre_due_severity": "warning"}
+     "summary_en": null, "description": "", "max_new_alerts": null,
+     "steps": [{"days_late": 0, "severity": "critical"}],
+     "pre_due_working_days": 0, "pre_due_severity": "warning", "pre_due_min_count": 1}
 
 Kinds (see alerts/rulebook/README.md for what each evaluates): threshold, rate_of_change,
 silent_source, overdue, late_without_apology, on_time_rate, payout_behind_schedule,
@@ -142,6 +143,9 @@ class OverdueParams:
     steps: tuple[LateStep, ...] = (LateStep(0, Severity.CRITICAL),)
     pre_due_working_days: int = 0
     pre_due_severity: Severity = Severity.WARNING
+    # Dossiers due soon are information (counted on the map and tables), not an alarm: a pre-due
+    # series signals only where an agency has at least this many due within the horizon.
+    pre_due_min_count: int = 1
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,9 @@ class RuleSpec:
     summary_en: str | None = None
     description: str = ""
     enabled: bool = True
+    # Cardinality guard: the most alerts this rule may open in one round (None: the engine's
+    # default, alerts.engine.DEFAULT_MAX_NEW_ALERTS); above it one summary alert opens instead.
+    max_new_alerts: int | None = None
 
     @property
     def kind(self) -> str:
@@ -453,10 +460,12 @@ def _parse_params(kind: str, r: _Reader) -> RuleParams:
             steps = [LateStep(0, Severity.CRITICAL)]
         pre_due = r.get("pre_due_working_days", 0, _int(0, 30), "số ngày làm việc, 0–30", "working days, 0–30")
         pre_sev = r.get("pre_due_severity", Severity.WARNING, _severity, sev_vi, sev_en)
+        pre_min = r.get("pre_due_min_count", 1, _int(1, 1_000_000), "số hồ sơ tối thiểu mỗi cơ quan, >= 1",
+                        "the least dossiers per agency, >= 1")  # fmt: skip
         if not steps and pre_due == 0:
             r.fail("steps", "ít nhất một bậc, hoặc pre_due_working_days > 0",
                    "at least one step, or pre_due_working_days > 0")  # fmt: skip
-        return OverdueParams(tuple(steps), pre_due, pre_sev)
+        return OverdueParams(tuple(steps), pre_due, pre_sev, pre_min)
     if kind == "late_without_apology":
         after = r.get("after_working_days", 1, _int(0, 30), "số ngày làm việc, 0–30", "working days, 0–30")
         return LateWithoutApologyParams(after, r.get("severity", Severity.WARNING, _severity, sev_vi, sev_en))
@@ -567,6 +576,8 @@ def parse_rule(data: object, path: str = "") -> RuleSpec:
         "description", "", _text(1000), "chuỗi tối đa 1000 ký tự", "a string of at most 1000 characters"
     )
     enabled = r.get("enabled", True, _bool, "true hoặc false", "true or false")
+    max_new = r.get("max_new_alerts", None, _int(1, 1_000_000), "số nguyên 1–1.000.000 (bỏ trống: mặc định)",
+                    "an integer 1–1,000,000 (omit for the default)")  # fmt: skip
     if not kind:
         # Without a kind the other fields cannot be checked; report only what is known.
         r.used.update(str(k) for k in data)
@@ -575,7 +586,7 @@ def parse_rule(data: object, path: str = "") -> RuleSpec:
     r.finish()
     if errors:
         raise RuleSpecError(errors)
-    return RuleSpec(rule_id, params, hold, keep, flap, labels, summary_vi, summary_en, description, enabled)
+    return RuleSpec(rule_id, params, hold, keep, flap, labels, summary_vi, summary_en, description, enabled, max_new)
 
 
 # --------------------------------------------------------------------------- writing
@@ -606,6 +617,7 @@ def rule_to_json(spec: RuleSpec) -> dict[str, Any]:
         "labels": dict(spec.labels),
         "summary_vi": spec.summary_vi,
         "summary_en": spec.summary_en,
+        "max_new_alerts": spec.max_new_alerts,
     }
     for f in fields(spec.params):
         out[f.name] = _json_value(getattr(spec.params, f.name))

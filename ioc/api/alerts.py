@@ -38,7 +38,7 @@ from ioc.auth.policy import MATRIX, Action, Policy, Role
 from ioc.auth.principal import Principal
 from ioc.auth.scope import Scope, ScopeError
 from ioc.live.alerts import ALERT_COLUMNS, ALERT_SCOPE, alert_in_scope, alert_row_to_dict
-from ioc.live.channel import NOTIFY_LIVE
+from ioc.live.channel import notify_live
 
 MAX_SNOOZE = timedelta(days=7)
 
@@ -364,6 +364,6 @@ async def _record(
     await audit.record(conn, actor=principal.subject, actor_role=principal.role.value, action=audit_action,
                        target=f"alert:{alert_id}", origin=client_origin(request),
                        details={"comment": comment[:500], **data})  # fmt: skip
-    await conn.execute(NOTIFY_LIVE, [orjson.dumps({"stream": "alert", "ids": [alert_id]}).decode()])
+    await notify_live(conn, "alert", "ids", [alert_id])
     return iso({"id": row[0], "at": row[1], "actor": actor_name(principal), "kind": kind, "comment": comment,
                 "data": data})  # fmt: skip

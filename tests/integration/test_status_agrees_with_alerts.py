@@ -3,19 +3,23 @@ without apology", including a dossier due exactly at the end of the due-soon hor
 case: a receipt outside office hours starts at the next opening, so its deadline falls at a
 closing time).
 
-Alerts are one series per (locality, agency, sector), so a province's count is the sum of its
-alerts' values, and a sector's count (the screen of a sector-scoped person) the sum over the
-alerts labelled with that sector."""
+Alerts are one series per agency (issue 11), so a province's count is the sum of its alerts'
+values, and a sector's count (the screen of a sector-scoped person) the sum of that sector's
+entries in the alerts' ``details.sectors``. The due-soon rule runs here with its threshold at one
+dossier and no hold, so that every due-soon dossier is in an alert to compare with."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
 
 from alerts.calendar import WorkingCalendar
+from alerts.rulebook.legacy import default_specs
+from alerts.rulebook.spec import OverdueParams
 from alerts.rules import due_soon_horizon
 from alerts.shell import AlertEngine
 from ioc.auth.scope import Scope
@@ -41,13 +45,21 @@ def receipt(dossier: str, sector: str, place: tuple[str, str], at: datetime = MO
     }  # fmt: skip
 
 
-def alert_totals(rows: list[tuple[str, str | None, float]], sector: str | None = None) -> Counter[str]:
-    """Sum of alert values per rule, over every alert or over those of one sector."""
+def alert_totals(rows: list[tuple[str, dict[str, int], float]], sector: str | None = None) -> Counter[str]:
+    """Sum of alert values per rule, or of one sector's counts in the alerts' details."""
     totals: Counter[str] = Counter()
-    for rule_id, sector_code, value in rows:
-        if sector is None or sector_code == sector:
-            totals[rule_id] += int(value)
-    return totals
+    for rule_id, sectors, value in rows:
+        totals[rule_id] += int(value) if sector is None else sectors.get(sector, 0)
+    return +totals
+
+
+def counting_engine(calendar: WorkingCalendar) -> AlertEngine:
+    specs = tuple(
+        replace(s, params=replace(s.params, pre_due_min_count=1), hold=timedelta(0))
+        if s.id == "due_soon" and isinstance(s.params, OverdueParams) else s
+        for s in default_specs()
+    )  # fmt: skip
+    return AlertEngine(calendar, Metrics(), rules=specs)
 
 
 def status_totals(status: LocalityStatus) -> Counter[str]:
@@ -79,17 +91,26 @@ async def test_screen_and_alerts_count_the_same_dossiers_per_province_and_per_se
             scope = Scope.from_dict({"national": True, "sectors": [sector]})
             [by_sector[sector]] = [s for s in await province_status(conn, NOW, horizon, "30d", scope=scope)
                                    if s.code == "01"]  # fmt: skip
-        report = await AlertEngine(calendar, Metrics()).run_once(conn, NOW)
+        async with conn.transaction():
+            # The packaged rules: four dossiers due soon are a count on the screen, not an alert.
+            await AlertEngine(calendar, Metrics()).run_once(conn, NOW)
+            cur = await conn.execute("SELECT count(*) FROM alert WHERE rule_id = 'due_soon'")
+            assert await cur.fetchone() == (0,)
+            raise psycopg.Rollback()
+        report = await counting_engine(calendar).run_once(conn, NOW)
         cur = await conn.execute(
-            "SELECT rule_id, sector_code, value, state, labels FROM alert WHERE province_code = '01'"
+            "SELECT rule_id, sector_code, value, state, labels, details FROM alert WHERE province_code = '01'"
         )
         alerts = await cur.fetchall()
 
     assert {(a[3], a[0]) for a in alerts} == {("firing", "due_soon"), ("firing", "overdue"),
                                               ("firing", "late_without_apology")}  # fmt: skip
     assert all(a[4].get("sector") == a[1] for a in alerts)  # the label and the column agree
-    assert report.transitions == len(alerts) == 3 + 2 + 2  # one series per (commune, agency, sector)
-    values = [(str(a[0]), a[1], float(a[2])) for a in alerts]
+    # One series per agency: due soon at Hồng Hà (two sectors, no sector label) and Ba Đình (one,
+    # labelled); overdue and late without apology at Hồng Hà only.
+    assert report.transitions == len(alerts) == 2 + 1 + 1
+    assert {a[1] for a in alerts if a[0] == "due_soon"} == {None, TU_PHAP}
+    values = [(str(a[0]), dict(a[5]["sectors"]), float(a[2])) for a in alerts]
     assert (
         status_totals(everything)
         == alert_totals(values)

@@ -22,6 +22,7 @@ from alerts.rules import (
     OverdueRule,
     RuleConfigError,
     RuleInputError,
+    by_agency,
     default_rules,
     due_soon_horizon,
     due_soon_signals,
@@ -173,18 +174,33 @@ def test_overdue_group_fires_immediately_then_resolves_when_gone() -> None:
     )
 
 
-def test_overdue_series_are_split_by_sector_and_name_it() -> None:
-    # People are scoped by sector: each sector's dossiers are their own series, labelled with it.
+def test_overdue_series_are_one_per_agency_with_the_sectors_as_data() -> None:
+    # Formerly one series per sector; now the agency is the series (someone acts on an agency, not
+    # on a sector), its rows per sector merged by by_agency and the sectors carried in details.
     group = overdue_group()
     tu_phap = OverdueGroup(**{**group.__dict__, "sector": "Tư pháp"})
-    ho_tich = OverdueGroup(**{**group.__dict__, "sector": "Hộ tịch"})
-    a, b = overdue_signals(OverdueRule(), [tu_phap, ho_tich])
-    assert (a.labels["sector"], b.labels["sector"]) == ("Tư pháp", "Hộ tịch")
-    assert a.fingerprint != b.fingerprint
-    assert a.summary_vi == (
+    ho_tich = OverdueGroup(**{**group.__dict__, "sector": "Hộ tịch", "overdue_count": 5})
+    (s,) = overdue_signals(OverdueRule(), by_agency([tu_phap, ho_tich]))
+    assert "sector" not in s.labels and s.labels["agency_code"] == "UBND-00070"
+    assert s.value == 8 and s.details["sectors"] == {"Hộ tịch": 5, "Tư pháp": 3}
+    assert s.summary_vi == (
+        "Phường Hồng Hà – UBND phường Hồng Hà (2 lĩnh vực): 8 hồ sơ quá hạn (quá hạn lâu nhất từ 12/11/2026)"
+    )
+    assert s.summary_en.startswith("Phường Hồng Hà – UBND phường Hồng Hà (2 sectors): 8 overdue dossiers")
+
+
+def test_an_agency_with_one_sector_names_it_without_making_it_part_of_the_identity() -> None:
+    group = overdue_group()
+    (one,) = overdue_signals(OverdueRule(), by_agency([OverdueGroup(**{**group.__dict__, "sector": "Tư pháp"})]))
+    assert one.labels["sector"] == "Tư pháp" and one.details["sectors"] == {"Tư pháp": 3}
+    assert one.summary_vi == (
         "Phường Hồng Hà – UBND phường Hồng Hà – lĩnh vực Tư pháp: 3 hồ sơ quá hạn (quá hạn lâu nhất từ 12/11/2026)"
     )
-    assert a.summary_en.startswith("Phường Hồng Hà – UBND phường Hồng Hà – Tư pháp sector: 3 overdue dossiers")
+    assert one.summary_en.startswith("Phường Hồng Hà – UBND phường Hồng Hà – Tư pháp sector: 3 overdue dossiers")
+    # A second sector's dossier arriving is the same alert, updated: the sector is not identity.
+    two = by_agency([OverdueGroup(**{**group.__dict__, "sector": s}) for s in ("Tư pháp", "Hộ tịch")])
+    (both,) = overdue_signals(OverdueRule(), two)
+    assert both.fingerprint == one.fingerprint and "sector" not in both.labels
 
 
 @pytest.mark.parametrize("sector", [None, ""])

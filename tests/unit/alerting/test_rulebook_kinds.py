@@ -21,7 +21,7 @@ from alerts.rulebook.signals_indicator import (
 from alerts.rulebook.signals_overdue import overdue_kind_signals
 from alerts.rulebook.signals_silent import LastHeard, silent_source_signals
 from alerts.rulebook.spec import parse_rule
-from alerts.rules import DueSoonGroup, OverdueGroup
+from alerts.rules import DueSoonGroup, OverdueGroup, by_agency
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 CAL = WorkingCalendar()
@@ -151,15 +151,30 @@ def test_pre_due_warnings_share_the_rule_with_a_phase_label() -> None:
     assert pre.severity is Severity.WARNING and "sắp đến hạn trong 2 ngày làm việc" in pre.summary_vi
 
 
-def test_each_sector_is_its_own_series_in_both_phases() -> None:
+def test_one_series_per_agency_in_each_phase_with_its_sectors_as_data() -> None:
+    # Formerly one series per sector and phase; the rows per sector are now merged to the agency
+    # (alerts.rules.by_agency, as the shell does) and the sectors travel in details.
     now = vn(2026, 9, 7, 10)
-    overdue = [replace(_overdue(vn(2026, 9, 7, 9)), sector=name) for name in ("Tư pháp", "Hộ tịch")]
-    due_soon = [replace(_due_soon(vn(2026, 9, 8, 16)), sector="Tư pháp")]
+    overdue = by_agency([replace(_overdue(vn(2026, 9, 7, 9)), sector=name) for name in ("Tư pháp", "Hộ tịch")])
+    due_soon = by_agency([replace(_due_soon(vn(2026, 9, 8, 16)), sector="Tư pháp")])
     signals = overdue_kind_signals("overdue", ESCALATING.params, overdue, due_soon, now, CAL)  # type: ignore[arg-type]
-    assert sorted((s.labels["sector"], s.labels.get("phase", "-")) for s in signals) == [
-        ("Hộ tịch", "-"), ("Tư pháp", "-"), ("Tư pháp", "due_soon"),
+    assert sorted((s.labels.get("sector", "-"), s.labels.get("phase", "-")) for s in signals) == [
+        ("-", "-"), ("Tư pháp", "due_soon"),
     ]  # fmt: skip
-    assert len({s.fingerprint for s in signals}) == 3
+    assert len({s.fingerprint for s in signals}) == 2
+    overdue_signal = next(s for s in signals if "phase" not in s.labels)
+    assert overdue_signal.details["sectors"] == {"Tư pháp": 3, "Hộ tịch": 3} and overdue_signal.value == 6
+
+
+def test_pre_due_signals_only_from_the_rule_threshold_on() -> None:
+    spec = parse_rule({"id": "due_soon", "kind": "overdue", "steps": [], "pre_due_working_days": 1,
+                       "pre_due_min_count": 5})  # fmt: skip
+    now, due = vn(2026, 9, 7, 10), vn(2026, 9, 8, 9)
+    rows = [replace(_due_soon(due), sector=f"S{i}", agency_code="A-1") for i in range(3)]  # 2 dossiers each
+    below = by_agency(rows[:2])  # 4 < 5
+    assert overdue_kind_signals(spec.id, spec.params, [], below, now, CAL) == []  # type: ignore[arg-type]
+    (s,) = overdue_kind_signals(spec.id, spec.params, [], by_agency(rows), now, CAL)  # type: ignore[arg-type]
+    assert s.value == 3 * rows[0].due_soon_count and s.labels["agency_code"] == "A-1"
 
 
 def test_a_pre_due_only_rule_keeps_the_old_due_soon_labels() -> None:

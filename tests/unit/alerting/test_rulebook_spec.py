@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -68,6 +69,12 @@ def test_defaults_keep_todays_thresholds() -> None:
     specs = {s.id: s for s in default_specs()}
     legacy = {r.id: spec_from_legacy(r) for r in (*default_rules(), *default_stream_rules())}
     assert set(legacy) <= set(specs)
+    # Deliberately changed (issue 11): due-soon is information, alerted only for an agency with an
+    # unusual backlog (30 or more) that lasts 30 minutes; the legacy object alerted every group.
+    legacy_due_soon = legacy.pop("due_soon").params
+    assert isinstance(legacy_due_soon, OverdueParams)
+    assert specs["due_soon"].params == replace(legacy_due_soon, pre_due_min_count=30)
+    assert specs["due_soon"].hold == timedelta(minutes=30)
     for rule_id, spec in legacy.items():
         assert specs[rule_id].params == spec.params, rule_id
         assert specs[rule_id].hold == spec.hold, rule_id
