@@ -1,16 +1,34 @@
-"""A deterministic stream of dossier lifecycle events for the 34 provinces (pure: no I/O, no clock).
+"""A deterministic stream of dossier lifecycle events for the 34 provinces (pure: no I/O, no wall clock).
 
-Each new dossier's whole life is planned when it is received (supplement round, on time or late,
-apology, return of the result, or rejection / withdrawal) and its later events wait in a heap until
-the simulated clock reaches them. The simulated clock starts `backfill` before the first `now`
-and runs `time_scale` times faster than wall time until it catches up; after that it follows
-`now`. Events are therefore always stamped in the past, and dossiers received during the
-backfill have had time to become overdue by the time the demo is watched.
+Intake (intake.py): `volume_scale` × the national volume (≈ 70.8 M dossiers a year, from the
+brief), split by population, desk receipts only in office hours of working days (the project's
+calendar: weekends, public holidays, Tết), online ones at any hour.
 
-New dossiers arrive at `rate_per_second` per *real* second on weekly average, in both phases
-(busier in office hours, quiet at night and at weekends), so the simulated past is sparser than
-the live present; that keeps a catch-up of a simulated week down to a few
-minutes at a load the embedded database takes easily.
+Lifecycle: each new dossier's whole life is planned when it is received and its later events
+wait in a heap until the simulated clock reaches them. Deadlines are the server's: the same
+working calendar, `statutory_days` office days from the next working instant after receipt, the
+clock stopped while a supplement is awaited. Processing time is a fraction of that budget in
+working time (many early, a share of one-day procedures resolved at the counter within hours);
+each province has its own late share (most 1–4.5 %, a few lagging at 6–10 %, national ≈ 96–97 %
+on time, the brief's 91–99.99 %); late ones run on by up to `max_late_working_days`, most get an
+apology. A few are withdrawn or refused, some wait on a supplement, a few never come back.
+Every action of an official (resolution, supplement request, refusal, apology, desk hand-over)
+happens in office hours; citizens' own actions online (submission, supplement upload, rating)
+at any hour.
+
+Clock (clock.py): simulated = start + time_scale × elapsed, started `backfill` before the first
+`now` and never past real now, so the back-filled week replays in minutes and no event is ever
+stamped in the future; once caught up it follows real time.
+
+Load. The live stream is the full `volume_scale` volume (≈ 8 dossiers a second nationally in
+office hours at scale 1, ≈ 0.1 a second at 03:00), sampled down only if that exceeds
+`rate_per_second`. Replaying a week at that volume in seconds is beyond any demo database
+(1.4 M dossiers), so the replay is a uniform sample of whole dossiers, sized so that it posts
+`rate_per_second` new dossiers per real second on average: with the demo's 50/s at 20,000× a
+week is replayed in ≈ 30 s as ≈ 1 dossier in 900. A sample keeps every rate and share (on time,
+online, by province) unbiased; only the past's counts are smaller. For a full-volume replay give
+rate_per_second ≈ 2.24 × volume_scale × time_scale (e.g. --rate 2300 --time-scale 1000: a week in
+≈ 10 min, ≈ 9,000 events/s).
 """
 
 from __future__ import annotations
@@ -25,14 +43,23 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from alerts.calendar import WorkingCalendar
 from ingest.simulator.catalogue import (
     PROCEDURES,
-    PROVINCE_POPULATION,
     AgencyLevel,
     Commune,
     Procedure,
     Province,
     load_provinces,
+)
+from ingest.simulator.clock import SimClock
+from ingest.simulator.intake import (
+    NATIONAL_MEAN_PER_SECOND,
+    IntakeModel,
+    Segment,
+    Stream,
+    arrival_times,
+    province_weights,
 )
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -55,7 +82,10 @@ Event = dict[str, Any]
 @dataclass(frozen=True)
 class SimulatorSettings:
     seed: int = 1
-    rate_per_second: float = 20.0  # new dossiers per real second
+    # New dossiers per real second while the past is replayed (the replay's load on the API), and a
+    # ceiling on the live stream's average; see the module docstring.
+    rate_per_second: float = 20.0
+    volume_scale: float = 1.0  # × the national volume (≈ 70.8 M dossiers a year)
     time_scale: float = 3600.0  # simulated seconds per real second while catching up
     backfill: timedelta = timedelta(days=7)
     event_id_prefix: str = "sim"
@@ -67,11 +97,18 @@ class SimulatorSettings:
     rejected_share: float = 0.015
     supplement_share: float = 0.08
     supplement_abandoned_share: float = 0.10  # of supplement requests: the citizen never returns
-    late_share: float = 0.05
+    # Late shares per province: most within `late_share_range`, `lagging_province_share` of them
+    # within `lagging_late_range` (Hà Nội was at 91 % on time in H1-2020, 99.58 % in 2022).
+    late_share_range: tuple[float, float] = (0.01, 0.045)
+    lagging_province_share: float = 0.15
+    lagging_late_range: tuple[float, float] = (0.06, 0.10)
     apology_share_of_late: float = 0.70
-    unreturned_share: float = 0.08  # resolved, result not yet handed over
-    postal_share: float = 0.03
+    mean_late_working_days: float = 2.5  # how far past the deadline a late dossier is resolved
     max_late_working_days: float = 12.0  # long tail, so late dossiers are still open at `now`
+    # One-day desk procedures (certified copies, birth registration …) done at the counter.
+    same_day_share_of_one_day_desk: float = 0.6
+    unreturned_share: float = 0.08  # resolved, result not yet handed over
+    postal_share_of_desk: float = 0.05  # of desk-stream dossiers, sent by post (bưu chính công ích)
     # Service quality (migrations/015). The brief gives targets, not measured shares, for most:
     # 100 % of re-usable results digitised (Bình Dương), satisfaction above 85 % in 2023 and 95 % by
     # 2025, with Bình Dương's survey at 88.84 % (2022) and its 766 satisfaction score 17/18 (94 %).
@@ -89,50 +126,30 @@ class SimulatorSettings:
     duplicate_share: float = 0.0
 
 
-def add_working_days(start: datetime, days: float) -> datetime:
-    """Mon–Fri approximation of the server's calendar (no public holidays, no office hours)."""
-    whole = int(days)
-    moment = start.astimezone(LOCAL_TZ)
-    while moment.weekday() >= 5:
-        moment += timedelta(days=1)
-    for _ in range(whole):
-        moment += timedelta(days=1)
-        while moment.weekday() >= 5:
-            moment += timedelta(days=1)
-    moment += timedelta(days=days - whole)
-    while moment.weekday() >= 5:
-        moment += timedelta(days=1)
-    return moment
-
-
-def _arrival_weight(moment: datetime) -> float:
-    """Relative intake by local hour: one-stop shops are open Mon–Fri and Saturday mornings."""
-    local = moment.astimezone(LOCAL_TZ)
-    hour = local.hour + local.minute / 60
-    if local.weekday() < 5 and 7.5 <= hour < 17:
-        return 1.0
-    if local.weekday() == 5 and 7.5 <= hour < 11.5:
-        return 0.4
-    return 0.08  # online submissions at night and at weekends
-
-
-# Mean of _arrival_weight over a week: (47.5 h x 1.0 + 4 h x 0.4 + 116.5 h x 0.08) / 168 h.
-_WEEKLY_MEAN_WEIGHT = (47.5 * 1.0 + 4 * 0.4 + 116.5 * 0.08) / 168
-
-
-def _mean_arrival_weight(start: datetime, end: datetime) -> float:
-    """Intake intensity over [start, end], so nights are quiet even when a tick spans an hour."""
-    span = (end - start).total_seconds()
-    samples = max(1, min(96, int(span // 900)))  # every quarter of an hour, at most a day's worth
-    step = timedelta(seconds=span / samples)
-    return sum(_arrival_weight(start + step * (i + 0.5)) for i in range(samples)) / samples
-
-
-def _office_open(moment: datetime) -> bool:
-    return _arrival_weight(moment) > 0.1
-
-
 @dataclass(frozen=True)
+class ProvinceProfile:
+    """A province as the simulator treats it: its intake weight and how often it is late."""
+
+    province: Province
+    weight: float
+    late_share: float
+
+
+def province_profiles(
+    settings: SimulatorSettings, provinces: tuple[Province, ...] | None = None
+) -> tuple[ProvinceProfile, ...]:
+    """Weights by population; late shares drawn once per seed, so a province keeps its record."""
+    weights = province_weights(provinces or load_provinces())
+    rng = random.Random(f"performance-{settings.seed}")
+    profiles = []
+    for province, weight in zip(weights.provinces, weights.weights, strict=True):
+        lagging = rng.random() < settings.lagging_province_share
+        low, high = settings.lagging_late_range if lagging else settings.late_share_range
+        profiles.append(ProvinceProfile(province, weight, rng.uniform(low, high)))
+    return tuple(profiles)
+
+
+@dataclass(frozen=True, slots=True)
 class _Dossier:
     code: str
     province: Province
@@ -176,31 +193,51 @@ class DossierSimulator:
         settings: SimulatorSettings,
         now: datetime,
         provinces: tuple[Province, ...] | None = None,
+        calendar: WorkingCalendar | None = None,
     ) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self._settings = settings
         self._rng = random.Random(settings.seed)
-        # Quality fields draw from their own generator, so the lifecycle stream of a seed is the same
-        # as before they existed (tests and demos pin it).
+        # Quality fields draw from their own generator, so adding one does not move the lifecycle
+        # stream of a seed.
         self._quality_rng = random.Random(f"quality-{settings.seed}")
-        self._clock = now - settings.backfill
-        self._provinces = provinces or load_provinces()
-        self._province_cum = list(
-            itertools.accumulate(PROVINCE_POPULATION.get(p.code, 1_000_000) for p in self._provinces)
-        )
-        self._procedure_cum = list(itertools.accumulate(p.weight for p in PROCEDURES))
-        self._scheduled: list[tuple[datetime, int, Event]] = []
+        self._calendar = calendar or WorkingCalendar()
+        self._intake = IntakeModel(self._calendar, settings.volume_scale, PROCEDURES)
+        self._profiles = province_profiles(settings, provinces)
+        self._province_cum = list(itertools.accumulate(p.weight for p in self._profiles))
+        self._clock_model = SimClock.replaying(now, settings.backfill, settings.time_scale)
+        self._started = now
+        self._clock = self._clock_model.start
+        self._elapsed = 0.0
+        self._live_sample = self._sample_for(NATIONAL_MEAN_PER_SECOND * settings.volume_scale)
+        self._replay_sample = self._replay_sample_for(now)
+        self._scheduled: list[tuple[datetime, int, _Dossier, str, Event | None]] = []
         self._serial = itertools.count(1)
-        self._event_serial = itertools.count(1)
         self._daily_serial: dict[tuple[str, str], int] = {}
-        self._arrival_carry = 0.0
+        self._carry = {stream: 0.0 for stream in Stream}
         self._held_back: list[Event] = []
         self._recent: deque[Event] = deque(maxlen=256)
         self._last_now: datetime | None = None
         tag = f"-{settings.run_tag}" if settings.run_tag else ""
         self._id_prefix = f"{settings.event_id_prefix}-{settings.seed}{tag}"
         self._code_suffix = tag
+
+    def _sample_for(self, dossiers_per_second: float) -> float:
+        """The share of dossiers kept so that `dossiers_per_second` fits within the rate."""
+        if dossiers_per_second <= 0:
+            return 1.0
+        return min(1.0, self._settings.rate_per_second / dossiers_per_second)
+
+    def _replay_sample_for(self, now: datetime) -> float:
+        """Keep `rate_per_second` × the catch-up's real duration of the replayed window's dossiers."""
+        seconds = self._clock_model.catch_up_seconds(now)
+        if seconds is None:  # the clock never catches up: the whole run is "live" at its pace
+            return self._sample_for(NATIONAL_MEAN_PER_SECOND * self._settings.volume_scale * self._clock_model.scale)
+        expected = self._intake.expected(self._clock_model.start, now)
+        if expected <= 0:
+            return 1.0
+        return min(1.0, self._settings.rate_per_second * seconds / expected)
 
     @property
     def clock(self) -> datetime:
@@ -217,87 +254,143 @@ class DossierSimulator:
         """Events planned but not yet due (the lifecycle still ahead of open dossiers)."""
         return len(self._scheduled)
 
+    @property
+    def replay_sample(self) -> float:
+        """The share of the replayed past's dossiers that are sent (1.0 = full volume)."""
+        return self._replay_sample
+
+    @property
+    def catch_up_seconds(self) -> float | None:
+        """Real seconds the replay takes to reach real time (None: it never does)."""
+        return self._clock_model.catch_up_seconds(self._started)
+
+    @property
+    def live_sample(self) -> float:
+        """The share of the live stream's dossiers that are sent (1.0 unless the rate caps it)."""
+        return self._live_sample
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return self._calendar
+
+    @property
+    def profiles(self) -> tuple[ProvinceProfile, ...]:
+        return self._profiles
+
     def advance(self, real_seconds: float, now: datetime) -> list[Event]:
         """Move the simulated clock on and return the events that happened meanwhile, in order."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self._last_now = now
+        self._elapsed += max(real_seconds, 0.0)
         start = self._clock
-        end = max(start, min(start + timedelta(seconds=real_seconds * self._settings.time_scale), now))
-        intensity = _mean_arrival_weight(start, end) / _WEEKLY_MEAN_WEIGHT
-        expected = self._settings.rate_per_second * max(real_seconds, 0.0) * intensity + self._arrival_carry
-        count = int(expected)
-        self._arrival_carry = expected - count
-        for _ in range(count):
-            self._plan_dossier(self._arrival_time(start, end))
+        end = max(start, self._clock_model.reading(self._elapsed, now))
+        if end > start:
+            self._receive(start, end)
         self._clock = end
         due: list[Event] = []
         while self._scheduled and self._scheduled[0][0] <= end:
-            due.append(heapq.heappop(self._scheduled)[2])
+            due.append(self._materialise(heapq.heappop(self._scheduled)))
         return self._inject_faults(due)
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def _receive(self, start: datetime, end: datetime) -> None:
+        """Plan the dossiers received in [start, end): both streams, sampled, in time order."""
+        arrivals: list[tuple[datetime, Stream]] = []
+        for stream in Stream:
+            segments = [
+                Segment(
+                    seg.start,
+                    seg.end,
+                    seg.mass * (self._replay_sample if seg.start < self._started else self._live_sample),
+                )
+                for part_start, part_end in _split(start, end, self._started)
+                for seg in self._intake.segments(stream, part_start, part_end)
+            ]
+            expected = sum(seg.mass for seg in segments) + self._carry[stream]
+            count = int(expected)
+            self._carry[stream] = expected - count
+            draws = [self._rng.random() for _ in range(count)]
+            arrivals += [(moment, stream) for moment in arrival_times(segments, draws)]
+        arrivals.sort(key=lambda arrival: arrival[0])
+        for moment, stream in arrivals:
+            self._plan_dossier(stream, moment)
 
     # -- planning ----------------------------------------------------------------------------
 
-    def _arrival_time(self, start: datetime, end: datetime) -> datetime:
-        span = (end - start).total_seconds()
-        candidate = end
-        for _ in range(20):  # thinning: busier office hours, quiet nights
-            candidate = start + timedelta(seconds=self._rng.random() * span)
-            if self._rng.random() < _arrival_weight(candidate):
-                break
-        return candidate
-
-    def _plan_dossier(self, received: datetime) -> None:
-        rng, settings = self._rng, self._settings
-        province = self._provinces[bisect(self._province_cum, rng.random() * self._province_cum[-1])]
+    def _plan_dossier(self, stream: Stream, received: datetime) -> None:
+        rng, settings, cal = self._rng, self._settings, self._calendar
+        profile = self._profiles[bisect(self._province_cum, rng.random() * self._province_cum[-1])]
+        province = profile.province
         commune = rng.choice(province.communes)
-        procedure = PROCEDURES[bisect(self._procedure_cum, rng.random() * self._procedure_cum[-1])]
-        dossier = _Dossier(
-            self._dossier_code(province, procedure, received),
-            province,
-            commune,
-            procedure,
-            self._channel(procedure, received),
-        )
-        context = dossier.context()
-        self._schedule(received, "received", context, self._receipt_quality(dossier.channel))
-        self._plan_payment(received, dossier.channel, context)
+        procedure = self._intake.procedure(stream, rng.random())
+        if stream is Stream.ONLINE:
+            channel = "online"
+        else:
+            channel = "postal" if rng.random() < settings.postal_share_of_desk else "direct"
+        dossier = _Dossier(self._dossier_code(province, procedure, received), province, commune, procedure, channel)
+        self._schedule(received, dossier, "received", self._receipt_quality(channel))
+        self._plan_payment(received, dossier)
 
-        deadline = add_working_days(received, procedure.statutory_days)
-        allowed = deadline - received
+        day = cal.seconds_per_working_day
+        budget = procedure.statutory_days * day
+        deadline = cal.add_working_seconds(received, budget)
         fate = rng.random()
         if fate < settings.withdrawn_share:
-            self._schedule(received + allowed * rng.uniform(0.1, 0.8), "withdrawn", context)
+            self._schedule(
+                cal.add_working_seconds(received, int(budget * rng.uniform(0.05, 0.8))), dossier, "withdrawn"
+            )
             return
         if fate < settings.withdrawn_share + settings.rejected_share:
-            self._schedule(received + allowed * rng.uniform(0.1, 0.9), "rejected", context)
+            # Refused at appraisal (thẩm định), early in the budget.
+            self._schedule(cal.add_working_seconds(received, int(budget * rng.uniform(0.05, 0.6))), dossier, "rejected")
             return
 
-        work_from = received
+        work_from = cal.next_working_instant(received)
         if rng.random() < settings.supplement_share:
-            requested = received + allowed * rng.uniform(0.05, 0.5)
-            self._schedule(requested, "supplement_requested", context)
+            requested = cal.add_working_seconds(received, max(600, int(budget * rng.uniform(0.05, 0.4))))
+            self._schedule(requested, dossier, "supplement_requested")
             if rng.random() < settings.supplement_abandoned_share:
                 return  # the clock stays paused: open but not overdue
-            returned = add_working_days(requested, rng.uniform(0.5, 5.0))
-            self._schedule(returned, "supplement_received", context)
-            deadline += returned - requested  # the pause does not count
-            work_from = returned
+            if channel == "online":  # uploaded from home, at any hour
+                supplied = requested + timedelta(hours=rng.uniform(2, 120))
+            else:  # brought to the counter
+                supplied = cal.add_working_seconds(requested, int(day * rng.uniform(0.3, 5.0)))
+            self._schedule(supplied, dossier, "supplement_received")
+            # The pause is closed, so due_at has an answer; the wait does not count against the desk.
+            deadline = cal.due_at(received, procedure.statutory_days, [(requested, supplied)]) or deadline
+            work_from = cal.next_working_instant(supplied)
 
-        if rng.random() < settings.late_share:
-            resolved = add_working_days(deadline, rng.uniform(0.2, settings.max_late_working_days))
+        if rng.random() < profile.late_share:
+            overrun = min(rng.expovariate(1 / settings.mean_late_working_days), settings.max_late_working_days)
+            overrun_seconds = max(int(overrun * day), 900)
+            resolved = cal.add_working_seconds(deadline, overrun_seconds)
             if rng.random() < settings.apology_share_of_late:
-                # The letter goes out around the due date, once lateness is known.
-                apology = max(deadline - timedelta(hours=rng.uniform(0, 20)), work_from + timedelta(minutes=5))
-                self._schedule(apology, "apology_issued", context)
+                # Once lateness is known, the letter (thư xin lỗi) goes out with a new appointment.
+                apology = cal.add_working_seconds(deadline, int(overrun_seconds * rng.uniform(0.05, 0.6)))
+                self._schedule(apology, dossier, "apology_issued")
         else:
-            resolved = work_from + (deadline - work_from) * rng.uniform(0.05, 0.98)
-        resolved = max(resolved, work_from + timedelta(minutes=10))
-        self._schedule(resolved, "resolved", context)
-        self._plan_rating(resolved, context)
+            remaining = cal.working_seconds_between(work_from, deadline)
+            if (
+                procedure.statutory_days == 1
+                and channel == "direct"
+                and rng.random() < settings.same_day_share_of_one_day_desk
+            ):
+                spent = rng.uniform(600, 3 * 3600)  # giải quyết tại chỗ: while the citizen waits, or by the afternoon
+            else:
+                spent = remaining * min(max(rng.betavariate(2.0, 2.5), 0.03), 0.97)
+            resolved = min(cal.add_working_seconds(work_from, max(int(min(spent, remaining)), 60)), deadline)
+        self._schedule(resolved, dossier, "resolved")
+        self._plan_rating(resolved, dossier)
         if rng.random() >= settings.unreturned_share:
-            handed_over = resolved + timedelta(hours=rng.uniform(0.5, 40))
-            self._schedule(handed_over, "returned", context)
+            if channel == "online":  # the e-result, or a notice to collect it
+                handed_over = resolved + timedelta(minutes=rng.uniform(5, 120))
+            elif channel == "postal":
+                handed_over = resolved + timedelta(days=rng.uniform(1, 4))
+            else:  # collected at the counter
+                handed_over = cal.add_working_seconds(resolved, int(day * rng.uniform(0.05, 2.0)))
+            self._schedule(max(handed_over, resolved + timedelta(minutes=1)), dossier, "returned")
 
     def _receipt_quality(self, channel: str) -> Event:
         rng, settings = self._quality_rng, self._settings
@@ -306,19 +399,18 @@ class DossierSimulator:
             quality["online_level"] = "full" if rng.random() < settings.full_online_share_of_online else "partial"
         return quality
 
-    def _plan_payment(self, received: datetime, channel: str, context: Event) -> None:
+    def _plan_payment(self, received: datetime, dossier: _Dossier) -> None:
         rng, settings = self._quality_rng, self._settings
         if rng.random() >= settings.fee_share:
             return
-        share = (
-            settings.online_payment_share_of_online if channel == "online" else settings.online_payment_share_of_desk
-        )
+        online = dossier.channel == "online"
+        share = settings.online_payment_share_of_online if online else settings.online_payment_share_of_desk
         paid_online = rng.random() < share
         # Paid while submitting (online), or at the desk within the hour of receipt.
         paid = received + timedelta(minutes=rng.uniform(1, 10) if paid_online else rng.uniform(5, 60))
-        self._schedule(paid, "fee_paid", context, {"payment_channel": "online" if paid_online else "offline"})
+        self._schedule(paid, dossier, "fee_paid", {"payment_channel": "online" if paid_online else "offline"})
 
-    def _plan_rating(self, resolved: datetime, context: Event) -> None:
+    def _plan_rating(self, resolved: datetime, dossier: _Dossier) -> None:
         rng, settings = self._quality_rng, self._settings
         if rng.random() >= settings.rated_share:
             return
@@ -329,35 +421,29 @@ class DossierSimulator:
             rating = "satisfied"
         else:
             rating = "dissatisfied"
-        self._schedule(resolved + timedelta(hours=rng.uniform(0.5, 48)), "rated", context, {"rating": rating})
-
-    def _channel(self, procedure: Procedure, received: datetime) -> str:
-        if not _office_open(received):
-            return "online"
-        draw = self._rng.random()
-        if draw < procedure.online_share:
-            return "online"
-        if draw < procedure.online_share + self._settings.postal_share:
-            return "postal"
-        return "direct"
+        self._schedule(resolved + timedelta(hours=rng.uniform(0.5, 48)), dossier, "rated", {"rating": rating})
 
     def _dossier_code(self, province: Province, procedure: Procedure, received: datetime) -> str:
         day = received.astimezone(LOCAL_TZ).strftime("%y%m%d")
         key = (province.code, day)
         serial = self._daily_serial.get(key, 0) + 1
         self._daily_serial[key] = serial
-        procedure_number = PROCEDURES.index(procedure) + 1
+        procedure_number = _PROCEDURE_NUMBER[procedure.code]
         return f"H{province.code}.{procedure_number:02d}-{day}-{serial:04d}{self._code_suffix}"
 
-    def _schedule(self, moment: datetime, event_type: str, context: Event, extra: Event | None = None) -> None:
-        event = {
-            "event_id": f"{self._id_prefix}-{next(self._event_serial):09d}",
+    def _schedule(self, moment: datetime, dossier: _Dossier, event_type: str, extra: Event | None = None) -> None:
+        # Ids are numbered at planning time, so a seed gives the same ids whatever the tick length.
+        heapq.heappush(self._scheduled, (moment, next(self._serial), dossier, event_type, extra))
+
+    def _materialise(self, entry: tuple[datetime, int, _Dossier, str, Event | None]) -> Event:
+        moment, serial, dossier, event_type, extra = entry
+        return {
+            "event_id": f"{self._id_prefix}-{serial:09d}",
             "event_type": event_type,
             "occurred_at": moment.astimezone(LOCAL_TZ).isoformat(timespec="seconds"),
-            **context,
+            **dossier.context(),
             **(extra or {}),
         }
-        heapq.heappush(self._scheduled, (moment, next(self._serial), event))
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -376,3 +462,13 @@ class DossierSimulator:
             if rng.random() < settings.duplicate_share:
                 out.append(dict(rng.choice(self._recent)))  # a resend: same event_id
         return out
+
+
+_PROCEDURE_NUMBER = {procedure.code: number for number, procedure in enumerate(PROCEDURES, start=1)}
+
+
+def _split(start: datetime, end: datetime, at: datetime) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut at `at` when it falls inside, so each part has one sampling rate."""
+    if start < at < end:
+        return [(start, at), (at, end)]
+    return [(start, end)]

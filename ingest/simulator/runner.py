@@ -73,11 +73,17 @@ async def run_simulator(
     transport: httpx.AsyncBaseTransport | None = None,
     payout: PayoutSimulatorSettings | None = None,
     id_issuance: IdSimulatorSettings | None = None,
+    volume_scale: float = 1.0,
 ) -> SimulatorTotals:
     """Generate and post events until `duration` real seconds pass or `stop` is set.
 
-    `rate_per_second` is new dossiers per real second (each yields about three events over its
-    life). `settings`, when given, overrides the seed / rate / scale / backfill arguments.
+    The simulated clock replays the `backfill` before start at `time_scale` × real time, then
+    follows real time. `volume_scale` is the intake as a multiple of the national volume (≈ 70.8 M
+    dossiers a year; 1.0 ≈ 8 new dossiers a second nationally in office hours). `rate_per_second`
+    is the replay's load: new dossiers per real second while catching up (the replay is a uniform
+    sample sized to it), and a ceiling on the live stream's average. Each dossier yields about
+    2.7 events over its life. `settings`, when given, overrides the seed / rate / volume / scale /
+    backfill arguments.
     `payout`, when given, also posts payout-cycle reports, beside the dossiers, with the same key;
     `id_issuance` likewise posts the daily ID-issuance reports.
     """
@@ -86,11 +92,23 @@ async def run_simulator(
     settings = settings or SimulatorSettings(
         seed=seed,
         rate_per_second=rate_per_second,
+        volume_scale=volume_scale,
         time_scale=time_scale,
         backfill=backfill,
         run_tag=_run_tag(started_at),
     )
     simulator = DossierSimulator(settings, started_at)
+    catch_up = simulator.catch_up_seconds
+    log.info(
+        "simulator: %.3g × the national dossier volume, by population; replaying %s at %g× "
+        "(caught up in %s) as a sample of 1 in %.0f, then live at 1× (1 in %.0f)",
+        settings.volume_scale,
+        settings.backfill,
+        settings.time_scale,
+        "never" if catch_up is None else f"{catch_up:.0f} s",
+        1 / simulator.replay_sample if simulator.replay_sample else float("inf"),
+        1 / simulator.live_sample if simulator.live_sample else float("inf"),
+    )
     totals = SimulatorTotals()
     headers = {"Authorization": f"Bearer {api_key}"}
     began = last_tick = last_log = time.monotonic()
