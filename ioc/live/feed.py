@@ -2,16 +2,30 @@
 
 Writers `pg_notify('ioc_live', …)` in their transaction with ids only (provinces touched, alert
 ids). One LISTEN connection per API process collects them; a refresher re-reads just those rows
-a few times per second and publishes the ones whose content changed. Overdue counts also change
-by the clock alone (a deadline passes with no event), so every province is re-read periodically.
-The payout and ID-issuance writers notify too (stream and provinces): those change only the
-headline entries of the views touching those provinces (ioc/live/headline.py).
+and publishes the ones whose content changed. Overdue counts also change by the clock alone (a
+deadline passes with no event), so every province is re-read periodically. The payout and
+ID-issuance writers notify too (stream and provinces): those change only the headline entries of
+the views touching those provinces (ioc/live/headline.py).
 
 Clients see the feed through views, one per distinct scope with a subscriber (ioc/live/view.py):
-each has its own hub and reads only what its scope allows. A view outlives its last subscriber
-by a grace period, so a screen that reconnects resumes where it was instead of taking a snapshot.
-Changed provinces are re-read only by the views that touch them; changed alerts are read once
-and handed to every view whose scope allows them.
+each has its own hub and sees only what its scope allows. A view outlives its last subscriber by
+a grace period, so a screen that reconnects resumes where it was instead of taking a snapshot.
+
+One pass per change, whatever the number of views: the changed provinces' cells are read once
+(ioc/live/cells.py) and kept per province, and every view touching them sums its own rows from
+them in memory; changed alerts are read once and handed to the views of their province, which
+re-count their open alerts from the feed's alert index (ioc/live/alert_index.py). So a commune
+screen's latency does not grow with the number of other views.
+
+One coalescing window between a commit and the wire: the refresher refreshes as soon as a
+notification arrives, then waits `coalesce_seconds` before the next refresh (changes arriving
+meanwhile go out together); the views' hubs are flushed right after each refresh, not on a
+timer of their own.
+
+Nothing is missed: notifications sent while the LISTEN connection was down are lost, so after a
+reconnect (and after a refresh that failed) the next refresh re-reads every province and every
+alert that may have changed meanwhile (the open ones, those the feed knew open, and those
+resolved since its last read), and publishes what differs.
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -33,7 +47,9 @@ from ingest.reference import CalendarStore
 from ioc.auth.scope import Scope
 from ioc.db.listen import listen_forever
 from ioc.db.pool import Conn
+from ioc.live.alert_index import SELECT_CATCH_UP, AlertIndex
 from ioc.live.alerts import ALERT_COLUMNS, SELECT_ALERTS_BY_ID, alert_row_to_dict
+from ioc.live.cells import Localities, ProvinceCells, group_cells, read_cells, read_localities
 from ioc.live.channel import LIVE_CHANNEL
 from ioc.live.headline import HEADLINE_STREAMS
 from ioc.live.hub import HubMetrics, LiveHub, Subscription
@@ -47,6 +63,11 @@ __all__ = ["ALERT_COLUMNS", "LiveFeed", "alert_row_to_dict"]  # the alert helper
 log = logging.getLogger(__name__)
 
 VIEW_GRACE_SECONDS = 60.0
+# A client's queue holds deltas its socket has not taken yet; past this many it gets a snapshot.
+CLIENT_QUEUE_SIZE = 16
+# Alerts resolved this long before the feed's last read are re-read after an outage too: the
+# database's clock and this process's may disagree a little.
+CATCH_UP_MARGIN = timedelta(seconds=30)
 
 
 class LiveFeed:
@@ -62,16 +83,16 @@ class LiveFeed:
         expected_every_seconds: int,
         coalesce_seconds: float = 0.25,
         full_refresh_seconds: float = 30.0,
-        tick_seconds: float = 0.25,
+        tick_seconds: float | None = None,
         view_grace_seconds: float = VIEW_GRACE_SECONDS,
     ) -> None:
         self._pool, self._url, self._calendars, self._metrics = pool, url, calendars, metrics
         self._catalogue = catalogue
         self._window = window
         self._expected = expected_every_seconds
-        self._coalesce_seconds = coalesce_seconds
+        # `tick_seconds` is the window's older name; there is one window, not one each.
+        self._window_seconds = coalesce_seconds if tick_seconds is None else tick_seconds
         self._full_refresh_seconds = full_refresh_seconds
-        self._tick = tick_seconds
         self._grace = view_grace_seconds
         self._hub_metrics = metrics.hub_metrics()
         self._dirty_provinces: set[str] = set()
@@ -79,13 +100,25 @@ class LiveFeed:
         # Payout and ID-issuance writers name the provinces they touched: only headlines change.
         self._dirty_streams: dict[str, set[str]] = {}
         self._everything_dirty = True
+        self._alerts_catch_up = True
         self._wake = asyncio.Event()
         self._views: dict[str, ScopeView] = {}
+        # Views by the provinces they touch (national ones apart): who a change concerns.
+        self._views_by_province: dict[str, set[ScopeView]] = {}
+        self._national_views: set[ScopeView] = set()
+        self._localities: Localities | None = None
+        self._cells: dict[str, ProvinceCells] = {}
+        self._cells_complete = False
+        self._alerts = AlertIndex()
+        self._alerts_read_at: datetime | None = None
+        # Provinces alerts moved away from in the current refresh: their counts change too.
+        self._moved_from: set[str | None] = set()
+        self._client_count = 0
 
     @property
     def client_count(self) -> int:
         """Subscribers across every view (the clients gauge)."""
-        return sum(view.hub.client_count for view in self._views.values())
+        return self._client_count
 
     @property
     def view_count(self) -> int:
@@ -121,31 +154,63 @@ class LiveFeed:
     def _expire(self, view: ScopeView) -> None:
         view.expiry = None
         if view.subscribers == 0 and self._views.get(view.key) is view:
-            del self._views[view.key]
+            self._forget(view)
             view.close()
+
+    def _forget(self, view: ScopeView) -> None:
+        del self._views[view.key]
+        self._national_views.discard(view)
+        for code in view.provinces or ():
+            members = self._views_by_province.get(code)
+            if members is not None:
+                members.discard(view)
+                if not members:
+                    del self._views_by_province[code]
+
+    def _count_clients(self, change: int) -> None:
+        # One gauge for the process: every view reports the total, kept here rather than summed.
+        self._client_count += change
+        self._hub_metrics.clients(self._client_count)
 
     def _open_view(self, scope: Scope) -> ScopeView:
         view: ScopeView
+        counted = 0
 
         async def snapshot() -> dict[str, Any]:
             return await self._snapshot(view)
 
+        def clients(count: int) -> None:
+            nonlocal counted
+            self._count_clients(count - counted)
+            counted = count
+
         hub = LiveHub(
-            snapshot_provider=snapshot, coalesce_seconds=self._coalesce_seconds,
-            metrics=HubMetrics(
-                # One gauge for the process: every view reports the total, not its own count.
-                clients=lambda _: self._hub_metrics.clients(self.client_count),
-                dropped=self._hub_metrics.dropped, deltas=self._hub_metrics.deltas,
-            ),
+            # No flush task and no window of its own: the feed flushes it after each refresh.
+            snapshot_provider=snapshot, coalesce_seconds=0.0, client_queue_size=CLIENT_QUEUE_SIZE,
+            metrics=HubMetrics(clients=clients, dropped=self._hub_metrics.dropped, deltas=self._hub_metrics.deltas),
         )  # fmt: skip
         view = ScopeView(scope, scope.provinces_touched(self._catalogue.province_code_of), hub)
-        view.task = asyncio.create_task(hub.run(), name=f"live-view {scope.key}")
         self._views[view.key] = view
+        if view.provinces is None:
+            self._national_views.add(view)
+        for code in view.provinces or ():
+            self._views_by_province.setdefault(code, set()).add(view)
         return view
 
+    def _views_of(self, provinces: set[str | None]) -> set[ScopeView]:
+        """The views a change in these provinces concerns (None: a row without a province)."""
+        if None in provinces:
+            return set(self._views.values())
+        out = set(self._national_views)
+        for code in provinces:
+            out |= self._views_by_province.get(code or "", set())
+        return out
+
     async def close(self) -> None:
-        """End every view, its subscriptions and its flush task (process shutdown)."""
+        """End every view and its subscriptions (process shutdown)."""
         views, self._views = list(self._views.values()), {}
+        self._views_by_province.clear()
+        self._national_views.clear()
         for view in views:
             view.close()
         for view in views:
@@ -182,11 +247,13 @@ class LiveFeed:
         self._wake.set()
 
     async def listen(self) -> None:
-        """Hold one LISTEN connection; after a reconnect, assume everything changed."""
-        await listen_forever(self._url, LIVE_CHANNEL, self.on_notification, self._all_changed, name="live")
+        """Hold one LISTEN connection; after a reconnect, catch up on everything, alerts included."""
+        await listen_forever(self._url, LIVE_CHANNEL, self.on_notification, self.catch_up, name="live")
 
-    def _all_changed(self) -> None:
+    def catch_up(self) -> None:
+        """Re-read everything that may have changed unseen (a LISTEN outage, a failed refresh)."""
         self._everything_dirty = True
+        self._alerts_catch_up = True
         self._wake.set()
 
     # -- refreshing -------------------------------------------------------------------------
@@ -205,45 +272,145 @@ class LiveFeed:
                 await self.refresh_once()
             except (psycopg.Error, OSError) as exc:
                 log.warning("live refresh failed: %s", exc)
-                self._everything_dirty = True
-            # Coalescing: however many notifications arrive, at most a few refreshes per second.
-            await asyncio.sleep(self._tick)
+                self.catch_up()
+            # The one coalescing window: however many notifications arrive, at most one refresh
+            # per window; the first change after a quiet spell goes out at once.
+            await asyncio.sleep(self._window_seconds)
 
     async def refresh_once(self) -> int:
-        """Re-read dirty rows for the views concerned and publish those that changed.
+        """Re-read what changed, once for every view, and publish to each view what changed for it.
 
-        Returns how many (view, key) changes were published.
+        Returns how many (view, key) changes were published. On failure what it took is put back
+        (and the caller asks for a catch-up), so nothing it was told about is forgotten.
         """
-        everything = self._everything_dirty
+        everything, catch_up = self._everything_dirty, self._alerts_catch_up
         dirty = None if everything else set(self._dirty_provinces)
-        alert_ids = sorted(self._dirty_alerts)
+        alert_ids = set(self._dirty_alerts)
         streams, self._dirty_streams = self._dirty_streams, {}
-        self._everything_dirty = False
+        self._everything_dirty = self._alerts_catch_up = False
         self._dirty_provinces.clear()
         self._dirty_alerts.clear()
+        try:
+            return await self._refresh(everything, catch_up, dirty, alert_ids, streams)
+        except BaseException:
+            self._everything_dirty |= everything or bool(dirty)
+            self._dirty_provinces |= dirty or set()
+            self._alerts_catch_up |= catch_up
+            self._dirty_alerts |= alert_ids
+            for stream, codes in streams.items():
+                self._dirty_streams.setdefault(stream, set()).update(codes)
+            raise
+
+    async def _refresh(
+        self,
+        everything: bool,
+        catch_up: bool,
+        dirty: set[str] | None,
+        alert_ids: set[int],
+        streams: dict[str, set[str]],
+    ) -> int:
         views = list(self._views.values())
-        if not views or (dirty == set() and not alert_ids and not streams):
+        if not views:
+            # Nobody to publish to: the cells may go stale, so the next view's refresh reads all.
+            self._cells_complete = False
+        if not catch_up and not alert_ids and (not views or (dirty == set() and not streams)):
             return 0
         reading = self._reading()
-        published = 0
+        localities_changed = dirty is None or bool(dirty)
         async with self._pool.connection() as conn:
-            # Everything a view publishes in one refresh is read before any of it is published:
-            # an await between two publishes lets the hub flush, splitting one change into two deltas.
-            freshness = await dossier_freshness(conn, self._expected) if dirty is None or dirty else None
-            for view in views:
-                rows: dict[str, Any] = {}
-                codes = view.provinces_to_refresh(dirty) if dirty is None or dirty else []
-                if codes is None or codes:
-                    rows |= await view.read_localities(conn, reading, codes)
-                headline_streams = view.headline_streams_to_refresh(everything, dirty, streams)
-                if headline_streams:
-                    rows |= await view.read_headline(conn, reading, headline_streams)
-                published += view.publish_rows(rows)
+            alerts = await self._read_alerts(conn, reading.now, catch_up, alert_ids)
+            if not views:
+                return 0
+            if self._localities is None or everything:
+                self._localities = await read_localities(conn)
+            localities = self._localities
+            if localities_changed:
+                codes = None if dirty is None or not self._cells_complete else sorted(dirty)
+                read = await read_cells(conn, reading.now, reading.due_soon, reading.window, codes)
+                grouped = group_cells(read, localities.provinces if codes is None else codes)
+                if codes is None:
+                    self._cells, self._cells_complete = grouped, True
+                else:
+                    self._cells.update(grouped)
+            freshness = await dossier_freshness(conn, self._expected) if localities_changed else None
+            # Every view's rows are ready before any is published (the payout and ID headlines are
+            # the only per-view reads left, and only when those streams changed).
+            rows: dict[ScopeView, dict[str, Any]] = {}
+            touched: set[str | None] = {*dirty, *_provinces_of(streams)} if dirty is not None else set()
+            concerned = set(views) if dirty is None else self._views_of(touched)
+            for view in concerned:
+                rows[view] = await self._view_rows(conn, view, reading, everything, dirty, streams, localities)
                 if freshness is not None:
-                    published += view.publish_if_changed("freshness", freshness)
-            if alert_ids:
-                cur = await conn.execute(SELECT_ALERTS_BY_ID, [alert_ids])
-                for row in await cur.fetchall():
-                    alert = alert_row_to_dict(row)
-                    published += sum(view.offer_alert(alert) for view in views)
+                    rows[view]["freshness"] = freshness
+        published = 0
+        for view, changed in rows.items():
+            published += view.publish_rows(changed)
+        recount = self._views_of({a["province_code"] for a in alerts} | self._moved_from) if alerts else set()
+        self._moved_from = set()
+        for alert in alerts:
+            for view in self._views_of({alert["province_code"]}):
+                published += view.offer_alert(alert)
+        for view in recount:
+            published += view.publish_alert_counts(self._alerts)
+        for view in views:
+            view.hub.flush()
         return published
+
+    async def _view_rows(
+        self,
+        conn: Conn,
+        view: ScopeView,
+        reading: Reading,
+        everything: bool,
+        dirty: set[str] | None,
+        streams: dict[str, set[str]],
+        localities: Localities,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        codes = view.provinces_to_refresh(dirty) if dirty is None or dirty else []
+        if codes is None or codes:
+            out |= view.derive_localities(codes, self._cells, localities)
+        headline_streams = view.headline_streams_to_refresh(everything, dirty, streams)
+        if "dossier" in headline_streams:
+            out["headline:dossier"] = view.derive_dossier_headline(reading, self._cells, localities)
+        others = [s for s in headline_streams if s != "dossier"]
+        if others:
+            out |= await view.read_headline(conn, reading, others)
+        return out
+
+    async def _read_alerts(
+        self, conn: Conn, now: datetime, catch_up: bool, alert_ids: set[int]
+    ) -> list[dict[str, Any]]:
+        """The alerts to offer to the views: those notified, and (catching up) those that changed."""
+        out: list[dict[str, Any]] = []
+        self._moved_from = set()
+        if catch_up:
+            since = (self._alerts_read_at or datetime.fromtimestamp(0, UTC)) - CATCH_UP_MARGIN
+            cur = await conn.execute(SELECT_CATCH_UP, {"known": self._alerts.known_ids(), "since": since})
+            seen: set[int] = set()
+            for row in await cur.fetchall():
+                alert = alert_row_to_dict(row)
+                seen.add(alert["id"])
+                alert_ids.discard(alert["id"])
+                if self._note(alert) or (alert["state"] == "resolved" and self._alerts_read_at is not None):
+                    out.append(alert)
+            self._alerts.forget_missing(seen)
+        if alert_ids:
+            cur = await conn.execute(SELECT_ALERTS_BY_ID, [sorted(alert_ids)])
+            for row in await cur.fetchall():
+                alert = alert_row_to_dict(row)
+                self._note(alert)
+                out.append(alert)  # notified: offered even if unchanged (views skip repeats)
+        if catch_up:
+            self._alerts_read_at = now
+        return out
+
+    def _note(self, alert: dict[str, Any]) -> bool:
+        previous = self._alerts.get(int(alert["id"]))
+        if previous is not None and previous.province_code != alert["province_code"]:
+            self._moved_from.add(previous.province_code)
+        return self._alerts.update(alert)
+
+
+def _provinces_of(streams: dict[str, set[str]]) -> set[str]:
+    return {code for codes in streams.values() for code in codes}

@@ -251,6 +251,15 @@ class LiveHub:
         """Publish pending changes as one delta now (tests, shutdown)."""
         return self._flush()
 
+    def flush(self) -> HubMessage | None:
+        """Publish pending changes as one delta now, for a producer that coalesces by itself.
+
+        The live feed already waits one window between refreshes and publishes a refresh's rows
+        together; a second wait here would stack on the first (ioc/live/feed.py), so its hubs
+        run no flush task and are flushed by the feed right after it publishes.
+        """
+        return self._flush()
+
     async def run(self) -> None:
         """Flush forever; a change waits at most `coalesce_seconds`. Idle hubs do not wake."""
         while True:

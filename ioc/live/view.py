@@ -2,13 +2,15 @@
 
 A view owns a LiveHub (its own epoch, sequence numbers and history, so a client resumes within
 its own scope's stream) and its own memory of what it last published, so an unchanged row is not
-sent again. The feed tells it which provinces changed; it re-reads only those it touches, with the
-scope applied in SQL, and so never holds a row that belongs to another locality.
+sent again. A snapshot is read with the scope applied in SQL; after a change the feed reads the
+changed provinces' cells once for every view (ioc/live/cells.py) and each view sums only the cells
+its scope allows, so it never holds a row that belongs to another locality.
 
 What a view publishes:
   province:<code>  the provinces its scope touches, counted over in-scope dossiers only;
   commune:<code>   (scopes that are not national) its in-scope communes, counted the same way;
   alert:<id>       alerts its scope allows (by locality, agency and sector: ioc/live/alerts.py);
+  alert_counts     its open alerts counted by state, severity and locality (ioc/live/alert_index.py);
   freshness        the dossier feed's freshness, the same for everyone;
   headline:<stream> the headline numbers of each stream over its scope (ioc/live/headline.py).
 """
@@ -16,7 +18,7 @@ What a view publishes:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,15 +26,20 @@ from typing import Any
 
 from ioc.auth.scope import Scope
 from ioc.db.pool import Conn
-from ioc.live.alerts import (
-    SELECT_RECENT_ALERTS,
-    SELECT_RECENT_ALERTS_IN_SCOPE,
-    alert_in_scope,
-    alert_row_to_dict,
+from ioc.live.alert_index import (
+    ALERT_PAGE,
+    SELECT_FIRST_PAGE,
+    SELECT_OPEN_COUNTS,
+    AlertIndex,
+    counts_for,
+    first_page,
+    fold_counts,
 )
+from ioc.live.alerts import alert_in_scope, alert_row_to_dict
+from ioc.live.cells import Localities, ProvinceCells, derive_rows, received_today
 from ioc.live.headline import HEADLINE_STREAMS, read_headline
 from ioc.live.hub import LiveHub
-from ioc.status import LocalityStatus, commune_status, dossier_freshness, province_status
+from ioc.status import LOCAL_TZ, LocalityStatus, commune_status, dossier_freshness, province_status
 
 
 @dataclass(frozen=True)
@@ -98,35 +105,38 @@ class ScopeView:
         if not self.lists_communes:
             # The unrestricted national view issues exactly the queries the single feed did.
             provinces = await self._province_rows(conn, reading, None)
-            alerts = await self._recent_alerts(conn, reading.now)
+            alerts, counts = await self._alert_summary(conn, reading.now)
             freshness = await dossier_freshness(conn, expected_every_seconds)
             headline = await read_headline(conn, self.scope, reading.now)
-            return self._snapshot(reading, provinces, alerts, freshness, headline)
+            return self._snapshot(reading, provinces, alerts, counts, freshness, headline)
         codes = self.provinces_to_refresh(None)
         async with one_database_snapshot(conn):
             provinces = await self._province_rows(conn, reading, codes)
             communes = await self._commune_rows(conn, reading, codes or [])
-            alerts = await self._recent_alerts(conn, reading.now)
+            alerts, counts = await self._alert_summary(conn, reading.now)
             freshness = await dossier_freshness(conn, expected_every_seconds)
             headline = await read_headline(conn, self.scope, reading.now)
         return {
-            **self._snapshot(reading, provinces, alerts, freshness, headline),
+            **self._snapshot(reading, provinces, alerts, counts, freshness, headline),
             "communes": [c.as_dict() for c in communes],
         }
 
-    async def read_localities(self, conn: Conn, reading: Reading, codes: list[str] | None) -> dict[str, Any]:
-        """The current rows (key → payload) of the given provinces and their in-scope communes."""
-        if not self.lists_communes:
-            return {f"province:{p.code}": p.as_dict() for p in await self._province_rows(conn, reading, codes)}
-        if not codes:
-            return {}
-        async with one_database_snapshot(conn):
-            provinces = await self._province_rows(conn, reading, codes)
-            communes = await self._commune_rows(conn, reading, codes)
-        return {
-            **{f"province:{p.code}": p.as_dict() for p in provinces},
-            **{f"commune:{c.code}": c.as_dict() for c in communes},
-        }
+    def derive_localities(
+        self, codes: list[str] | None, cells: Mapping[str, ProvinceCells], localities: Localities
+    ) -> dict[str, Any]:
+        """The current rows (key → payload) of the given provinces (None: all the view touches)."""
+        if codes is None:
+            codes = sorted(localities.provinces) if self.provinces is None else sorted(self.provinces)
+        return derive_rows(self.scope, codes, cells, localities, with_communes=self.lists_communes)
+
+    def derive_dossier_headline(
+        self, reading: Reading, cells: Mapping[str, ProvinceCells], localities: Localities
+    ) -> dict[str, Any]:
+        """``headline:dossier`` from the cells (ioc/live/headline.py reads the same in SQL)."""
+        codes = localities.provinces if self.provinces is None else self.provinces
+        today = reading.now.astimezone(LOCAL_TZ).date()
+        received = received_today(self.scope, codes, cells)
+        return {"available": True, "day": today.isoformat(), "received_today": received}
 
     def headline_streams_to_refresh(
         self, everything: bool, dossier_provinces: Collection[str] | None, stream_provinces: dict[str, set[str]]
@@ -156,25 +166,29 @@ class ScopeView:
             )
         return [r for r in rows if self.scope.allows_locality(r.province_code, r.code)]
 
-    async def _recent_alerts(self, conn: Conn, now: datetime) -> list[dict[str, Any]]:
-        if self.scope.unrestricted:
-            cur = await conn.execute(SELECT_RECENT_ALERTS, [now])
-        else:
-            cur = await conn.execute(SELECT_RECENT_ALERTS_IN_SCOPE, {"now": now, **self.scope.sql_params()})
+    async def _alert_summary(self, conn: Conn, now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The first page of the scope's alert queue and its open-alert counts."""
+        params = {"now": now, "page": ALERT_PAGE, **self.scope.sql_params()}
+        cur = await conn.execute(SELECT_FIRST_PAGE, params)
         alerts = [alert_row_to_dict(r) for r in await cur.fetchall()]
-        return [a for a in alerts if alert_in_scope(self.scope, a)]
+        cur = await conn.execute(SELECT_OPEN_COUNTS, params)
+        counts = fold_counts(await cur.fetchall(), with_communes=self.lists_communes)  # type: ignore[arg-type]
+        return first_page(a for a in alerts if alert_in_scope(self.scope, a)), counts
 
     def _snapshot(
         self,
         reading: Reading,
         provinces: list[LocalityStatus],
         alerts: list[dict[str, Any]],
+        alert_counts: dict[str, Any],
         freshness: dict[str, Any],
         headline: dict[str, Any],
     ) -> dict[str, Any]:
         return {
             "provinces": [p.as_dict() for p in provinces],
+            # The first page of the queue; `alert_counts` counts them all, GET /api/v1/alerts pages.
             "alerts": alerts,
+            "alert_counts": alert_counts,
             "freshness": freshness,
             "headline": headline,
             "window": reading.window,
@@ -205,6 +219,11 @@ class ScopeView:
             # running for weeks would keep every alert it ever published.
             self._published.pop(key, None)
         return published
+
+    def publish_alert_counts(self, index: AlertIndex) -> int:
+        """Publish the scope's open-alert counts if they moved (after alerts changed)."""
+        counts = counts_for(self.scope, index.facts_in(self.provinces), with_communes=self.lists_communes)
+        return self.publish_if_changed("alert_counts", counts)
 
     def close(self) -> None:
         """End every subscription and the hub's flush task."""

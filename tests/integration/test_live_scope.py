@@ -151,10 +151,16 @@ def assert_only_about(screen: Screen, own: Commune, other: Commune) -> None:
     assert [p["code"] for p in snapshot["provinces"]] == [own.province_code]
     assert [c["code"] for c in snapshot["communes"]] == [own.code]
     assert all(a["commune_code"] == own.code for a in snapshot["alerts"])
+    assert set(snapshot["alert_counts"]["by_commune"]) <= {own.code}
     for message in screen.messages[1:]:
         for key, value in changes(message).items():
             if key.startswith("alert:"):
                 assert value["commune_code"] == own.code, message
+            elif key == "alert_counts":
+                # Counted over its own commune's alerts only: the neighbour never appears.
+                assert set(value["by_commune"]) <= {own.code}, message
+                open_alerts = sum(n for c in value["by_commune"].values() for n in c.values())
+                assert value["firing"] + value["pending"] == open_alerts, message
             else:
                 assert key in allowed, message
     for raw in screen.raw:
