@@ -150,9 +150,12 @@ def cmd_api(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
+    import prometheus_client
+
     from alerts.service import AlertService
     from ingest.reference import CalendarStore
     from ioc.db.pool import make_pool
+    from ioc.loop_lag import LoopLagMonitor
     from ioc.metrics import Metrics
 
     with database(settings) as url:
@@ -164,8 +167,14 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
             calendars = CalendarStore()
             async with pool.connection() as conn:
                 await calendars.refresh_if_stale(conn)
-            service = AlertService(pool, url, settings, calendars.calendar_for(""), Metrics())
+            metrics = Metrics()
+            if args.metrics_port:
+                # Loopback only: the figures of this process (rounds, failures, deliveries, loop lag).
+                prometheus_client.start_http_server(args.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+            service = AlertService(pool, url, settings, calendars.calendar_for(""), metrics)
             await service.start()
+            lag = LoopLagMonitor(metrics.event_loop_lag.labels("alerts"))
+            lag.start()
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -174,6 +183,7 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace) -> None:
                 "alert service running; rules evaluated on new data and every %.0f s", settings.alert_interval_seconds
             )
             await stop.wait()
+            await lag.stop()
             await service.stop()
             await pool.close()
 
@@ -294,7 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--with-alerts", action="store_true", help="also run the alert engine in this process")
     api.add_argument("--workers", type=int, default=1, help="API worker processes (one per core)")
     api.set_defaults(fn=cmd_api)
-    sub.add_parser("alerts", help="alert engine process").set_defaults(fn=cmd_alerts)
+    alerts = sub.add_parser("alerts", help="alert engine process")
+    alerts.add_argument("--metrics-port", type=int, default=None,
+                        help="serve this process's Prometheus metrics on 127.0.0.1:PORT")  # fmt: skip
+    alerts.set_defaults(fn=cmd_alerts)
     sub.add_parser("migrate", help="apply migrations, load localities").set_defaults(fn=cmd_migrate)
     sim = sub.add_parser("simulate", help="send a simulated dossier stream to an API")
     sim.add_argument("--url", default="http://127.0.0.1:8000")
