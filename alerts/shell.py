@@ -46,16 +46,24 @@ SELECT id, rule_id, fingerprint, labels, severity, state, value, active_since, f
 FROM alert WHERE state <> 'resolved' AND source = 'engine'
 """
 # Per fingerprint of one rule: state changes (to firing or resolved) since the flap window began,
-# and whether its latest episode was flapping.
+# and whether its latest episode was flapping. Set-based (one pass over the rule's alerts and one
+# over the window's transitions, hash-joined), not a subquery per series: a rule with thousands of
+# series must not cost thousands of scans.
 SELECT_FLAP_HISTORY = """
-SELECT a.fingerprint,
-       (SELECT count(*) FROM alert_transition t JOIN alert b ON b.id = t.alert_id
-        WHERE b.rule_id = a.rule_id AND b.fingerprint = a.fingerprint AND t.at > %(since)s
-          AND t.to_state IN ('firing', 'resolved')),
-       a.flapping
-FROM (SELECT DISTINCT ON (fingerprint) rule_id, fingerprint, flapping FROM alert
-      WHERE rule_id = %(rule)s AND source = 'engine' AND (state <> 'resolved' OR resolved_at > %(since)s)
-      ORDER BY fingerprint, id DESC) a
+WITH series AS (
+    SELECT DISTINCT ON (fingerprint) fingerprint, flapping FROM alert
+    WHERE rule_id = %(rule)s AND source = 'engine' AND (state <> 'resolved' OR resolved_at > %(since)s)
+    ORDER BY fingerprint, id DESC
+), changes AS (
+    -- A transition inside the window belongs to an alert open inside it: the same alerts as
+    -- above, so their transitions are found by alert id (alert_transition_alert_idx).
+    SELECT b.fingerprint, count(*) AS n
+    FROM alert b JOIN alert_transition t ON t.alert_id = b.id
+    WHERE b.rule_id = %(rule)s AND (b.state <> 'resolved' OR b.resolved_at > %(since)s)
+      AND t.at > %(since)s AND t.to_state IN ('firing', 'resolved')
+    GROUP BY b.fingerprint
+)
+SELECT s.fingerprint, coalesce(c.n, 0), s.flapping FROM series s LEFT JOIN changes c USING (fingerprint)
 """
 INSERT_ALERT = """
 INSERT INTO alert (rule_id, fingerprint, labels, severity, state, province_code, commune_code, agency_code,
