@@ -99,6 +99,7 @@ class AlertService:
         self._settings = settings
         self._calendar = calendar
         self._engine = AlertEngine(calendar, metrics)
+        self._metrics = metrics
         self._senders = dict(senders) if senders is not None else build_senders(pool, delivery_settings(settings))
         self._workers = DeliveryWorkers(pool, self._senders, metrics=DeliveryMetrics(metrics.registry))
         timing = PipelineTiming(
@@ -151,5 +152,5 @@ class AlertService:
         await dispatch_once(
             conn, now, self._calendar,
             reminder_lead=timedelta(minutes=s.notify_reminder_lead_minutes),
-            resolved_lookback=timedelta(hours=s.notify_resolved_lookback_hours),
+            resolved_lookback=timedelta(hours=s.notify_resolved_lookback_hours), metrics=self._metrics,
         )  # fmt: skip

@@ -36,6 +36,15 @@ class Metrics:
         self.alert_evaluation_seconds = Histogram(
             "ioc_alerts_evaluation_duration_seconds", "Time for one evaluation of all rules", registry=r
         )
+        # alerts/notify/dispatcher.py: one notification planning round (every second), by stage.
+        self.notify_round_seconds = Histogram(
+            "ioc_alerts_notify_round_duration_seconds", "Time for one notification planning round, by stage",
+            ["stage"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,
+        )  # fmt: skip
+        self.notify_round_alerts = Gauge(
+            "ioc_alerts_notify_round_alerts", "Alerts (firing, or resolved and still of interest) in the last round",
+            registry=r,
+        )  # fmt: skip
         # alerts/shell.py: a rule that raises is rolled back to its savepoint and counted; the
         # other rules of the round still commit. A round that fails as a whole is counted apart.
         self.alert_rule_failures = Counter(

@@ -10,12 +10,15 @@ take a transaction-scoped advisory lock; one that does not get it skips the roun
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from psycopg import AsyncConnection
@@ -30,8 +33,11 @@ from alerts.notify.inhibition import InhibitRule, parse_inhibit_rule
 from alerts.notify.matchers import MatcherError, parse_matchers
 from alerts.notify.planner import AlertRecord, Plan, PlannerInput, plan
 from alerts.notify.routing import ContactPoint, Person, Route, Subscription
-from alerts.notify.silences import Silence, SilenceError, parse_recurrence
+from alerts.notify.silences import Silence, SilenceError, SilenceMatchCache, parse_recurrence
 from ioc.auth.scope import Scope, ScopeError
+
+if TYPE_CHECKING:
+    from ioc.metrics import Metrics
 
 __all__ = ["NOTIFY_LOCK_KEY", "DispatchReport", "dispatch_once", "load_planner_input"]
 
@@ -39,6 +45,12 @@ log = logging.getLogger(__name__)
 
 NOTIFY_LOCK_KEY = 7_311_042_018
 AnyConn = AsyncConnection[Any]
+
+# Silence label matches survive from one round to the next in this process (the answers depend
+# only on the silences' matchers and the alerts' labels, so any replica, and any database, may
+# share it). One round uses it at a time; a round that finds it busy plans without it.
+_SILENCE_CACHE = SilenceMatchCache()
+_SILENCE_CACHE_LOCK = threading.Lock()
 
 _ALERT_COLUMNS = """id, fingerprint, rule_id, labels, severity, state, value, summary_vi, summary_en,
     coalesce(fired_at, active_since), resolved_at, acknowledged_at, acknowledged_by, snoozed_until, flapping,
@@ -125,8 +137,14 @@ async def dispatch_once(
     reminder_lead: timedelta = timedelta(minutes=30),
     resolved_lookback: timedelta = timedelta(days=2),
     subscription_timing: GroupTiming | None = None,
+    metrics: Metrics | None = None,
 ) -> DispatchReport:
-    """One planning round at ``now``; safe to run on every replica (advisory lock)."""
+    """One planning round at ``now``; safe to run on every replica (advisory lock).
+
+    The pure planning runs in a worker thread: at tens of thousands of alerts it is CPU work the
+    event loop (which may also serve the API and the live feed) must not wait on.
+    """
+    started = time.perf_counter()
     async with conn.transaction():
         cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [NOTIFY_LOCK_KEY])
         row = await cur.fetchone()
@@ -136,13 +154,30 @@ async def dispatch_once(
             conn, now, reminder_lead=reminder_lead, resolved_lookback=resolved_lookback,
             subscription_timing=subscription_timing or GroupTiming(),
         )  # fmt: skip
-        result = plan(inp, now, calendar)
+        loaded = time.perf_counter()
+        result = await asyncio.to_thread(_plan_cached, inp, now, calendar)
+        planned = time.perf_counter()
         enqueued = await enqueue(conn, result.deliveries)
         await _write(conn, result, now)
+    if metrics is not None:
+        done = time.perf_counter()
+        for stage, seconds in (("load", loaded - started), ("plan", planned - loaded), ("write", done - planned),
+                               ("total", done - started)):  # fmt: skip
+            metrics.notify_round_seconds.labels(stage).observe(seconds)
+        metrics.notify_round_alerts.set(len(inp.alerts))
     return DispatchReport(
         True, len(result.deliveries), enqueued, len(result.group_upserts) + len(result.group_deletes),
         sum(1 for a in result.activities if a.kind == "escalate"), len(result.reminded), result.held,
     )  # fmt: skip
+
+
+def _plan_cached(inp: PlannerInput, now: datetime, calendar: WorkingCalendar) -> Plan:
+    if _SILENCE_CACHE_LOCK.acquire(blocking=False):
+        try:
+            return plan(replace(inp, silence_cache=_SILENCE_CACHE), now, calendar)
+        finally:
+            _SILENCE_CACHE_LOCK.release()
+    return plan(inp, now, calendar)
 
 
 async def _write(conn: AnyConn, result: Plan, now: datetime) -> None:

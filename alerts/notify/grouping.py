@@ -92,10 +92,11 @@ def _dedup(members: Sequence[MemberAlert]) -> list[MemberAlert]:
     """One member per fingerprint: a firing episode wins over a resolved one, then the latest."""
     best: dict[str, MemberAlert] = {}
     for m in members:
-        cur = best.get(m.fingerprint)
+        fp = m.alert.fingerprint
+        cur = best.get(fp)
         if cur is None or (m.firing, m.alert.id) > (cur.firing, cur.alert.id):
-            best[m.fingerprint] = m
-    return sorted(best.values(), key=lambda m: m.fingerprint)
+            best[fp] = m
+    return [best[fp] for fp in sorted(best)]
 
 
 def decide_group(
@@ -106,19 +107,36 @@ def decide_group(
     state: GroupState | None,
     timing: GroupTiming,
     now: datetime,
+    *,
+    distinct_sorted: bool = False,
 ) -> GroupDecision:
-    alerts = _dedup(members)
-    firing = [m for m in alerts if m.firing and not m.muted]
-    firing_fps = frozenset(m.fingerprint for m in firing)
+    """``distinct_sorted``: the caller vouches that ``members`` have distinct fingerprints and come
+    in fingerprint order (the planner knows it once per round), so the dedup is skipped."""
+    alerts = list(members) if distinct_sorted else _dedup(members)
     sent = state.firing_sent if state else frozenset()
     was_muted = state.muted if state else frozenset()
-    # Announced alerts that cleared, unless a silence still covers them (then: at the silence's end).
-    resolved = [m for m in alerts if not m.firing and m.fingerprint in sent and not m.silenced]
-    resolved_fps = frozenset(m.fingerprint for m in resolved)
-    known = frozenset(m.fingerprint for m in alerts)
-    muted_now = frozenset(m.fingerprint for m in alerts if m.fingerprint in sent and m.muted and m.firing)
+    # One pass (the planner calls this for every group every round): the firing alerts to
+    # announce; announced alerts that cleared, unless a silence still covers them (then: at the
+    # silence's end); announced alerts muted now.
+    firing: list[MemberAlert] = []
+    resolved: list[MemberAlert] = []
+    muted_set: set[str] = set()
+    known: set[str] = set()
+    for m in alerts:
+        fp = m.alert.fingerprint
+        known.add(fp)
+        if m.alert.status is AlertStatus.FIRING:
+            if not m.muted:
+                firing.append(m)
+            elif fp in sent:
+                muted_set.add(fp)
+        elif fp in sent and not m.silenced:
+            resolved.append(m)
+    firing_fps = frozenset(m.alert.fingerprint for m in firing)
+    resolved_fps = frozenset(m.alert.fingerprint for m in resolved)
+    muted_now = frozenset(muted_set)
     # Announced fingerprints that no longer exist anywhere (resolved long ago): forget them.
-    still_sent = (sent & known) - resolved_fps
+    still_sent = (sent & known) - resolved_fps if sent else frozenset()
 
     if state is None:
         if not firing:

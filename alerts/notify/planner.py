@@ -33,18 +33,18 @@ from alerts.notify.escalation import (
     step_recipients,
 )
 from alerts.notify.grouping import GroupState, GroupTiming, MemberAlert, decide_group, group_key_of
-from alerts.notify.inhibition import InhibitRule, inhibited_by
+from alerts.notify.inhibition import InhibitIndex, InhibitRule
 from alerts.notify.routing import (
     ContactPoint,
     Person,
     Route,
     Subscription,
+    SubscriptionIndex,
     in_quiet_hours,
     person_addresses,
     routes_for,
-    subscription_wants,
 )
-from alerts.notify.silences import Silence, due_reminders, is_silenced
+from alerts.notify.silences import Silence, SilenceMatchCache, SilenceRound, due_reminders
 
 __all__ = ["SUBSCRIPTION_GROUP_BY", "Activity", "AlertRecord", "Plan", "PlannerInput", "plan"]
 
@@ -98,6 +98,8 @@ class PlannerInput:
     reminder_lead: timedelta = timedelta(minutes=30)
     # (alert id, silence id) pairs whose "silenced" line is already in the alert's timeline.
     silence_noted: frozenset[tuple[int, int]] = frozenset()
+    # Silence label matches remembered across rounds (the dispatcher keeps one per process).
+    silence_cache: SilenceMatchCache | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -130,19 +132,22 @@ class _Mute:
 
 
 def _mutes(inp: PlannerInput, now: datetime) -> dict[int, _Mute]:
-    firing = [(a.fingerprint, a.labels) for a in inp.alerts if a.firing]
+    """Why each alert is kept quiet, in one pass: silences through a ``SilenceRound`` (indexed,
+    label matches cached across rounds), inhibition through an ``InhibitIndex`` (sources indexed by
+    their ``equal`` labels) — O(alerts × rules), never alerts × alerts or alerts × silences."""
+    inhibit = InhibitIndex(inp.inhibit_rules, ((a.fingerprint, a.labels) for a in inp.alerts if a.firing))
+    silences = SilenceRound(inp.silences, now, inp.silence_cache)
     out = {}
     for a in inp.alerts:
-        hit = is_silenced(a.labels, inp.silences, now)
-        rule = inhibited_by(a.labels, a.fingerprint, firing, inp.inhibit_rules) if a.firing else None
-        if rule is None and not a.firing:
-            # A resolved alert stays inhibited while its source still fires (as in Alertmanager).
-            rule = inhibited_by(a.labels, a.fingerprint, firing, inp.inhibit_rules)
+        hit = silences.hit(a.fingerprint, a.labels) if inp.silences else None
+        # A resolved alert stays inhibited while its source still fires (as in Alertmanager).
+        rule = inhibit.inhibited_by(a.labels, a.fingerprint) if inhibit.active else None
         snoozed = a.snoozed_until is not None and a.snoozed_until > now
         silenced = hit is not None or rule is not None
         reason = (f"silence:{hit.silence_id}" if hit else f"inhibit:{rule}" if rule
                   else "snoozed" if snoozed else "flapping" if a.flapping else None)  # fmt: skip
         out[a.id] = _Mute(silenced, silenced or snoozed or a.flapping, reason, hit.silence_id if hit else None)
+    silences.close()
     return out
 
 
@@ -162,32 +167,42 @@ def plan(inp: PlannerInput, now: datetime, calendar: WorkingCalendar) -> Plan:
     out = Plan()
     mutes = _mutes(inp, now)
     out.activities.extend(_silence_lines(inp, mutes))
-    members: dict[tuple[str, str], list[MemberAlert]] = defaultdict(list)
+    members: dict[tuple[str, str], list[MemberAlert]] = {}
     group_meta: dict[tuple[str, str], tuple[dict[str, str], GroupTiming]] = {}
-
-    def add(receiver: str, route_id: str, group_by: Sequence[str], timing: GroupTiming, a: AlertRecord) -> None:
-        key, labels = group_key_of(route_id, group_by, a.labels)
+    receivers = _Receivers(inp)
+    # Alerts in fingerprint order make every group's members come sorted; with no fingerprint
+    # twice (the usual case: one open episode per fingerprint, few resolved ones) each group
+    # skips its own dedup and sort.
+    alerts = sorted(inp.alerts, key=lambda a: a.fingerprint)
+    distinct = all(alerts[i].fingerprint != alerts[i + 1].fingerprint for i in range(len(alerts) - 1))
+    for a in alerts:
+        wanted = receivers.of(a.labels)
+        if not wanted:
+            continue
         m = mutes[a.id]
-        acked = a.acknowledged_at is not None
-        members[(receiver, key)].append(MemberAlert(a.notification(), m.silenced, m.muted, acked))
-        group_meta[(receiver, key)] = (labels, timing)
-
-    for a in inp.alerts:
-        for route in routes_for(inp.routes, a.labels):
-            for cp in route.contact_points:
-                if cp in inp.contact_points:
-                    add(f"cp:{cp}", route.id, route.group_by, route.timing, a)
-        for sub in inp.subscriptions:
-            person = inp.people.get(sub.user_id)
-            if person is not None and subscription_wants(sub, person, a.labels):
-                add(f"sub:{sub.id}", "sub", SUBSCRIPTION_GROUP_BY, inp.subscription_timing, a)
+        member = MemberAlert(a.notification(), m.silenced, m.muted, a.acknowledged_at is not None)
+        grouped: dict[tuple[str, tuple[str, ...]], tuple[str, dict[str, str]]] = {}
+        for receiver, route_id, group_by, timing in wanted:
+            # Every subscription groups by the same labels: one group key per alert for all of them.
+            found = grouped.get((route_id, group_by))
+            if found is None:
+                found = grouped[(route_id, group_by)] = receivers.group(route_id, group_by, a.labels)
+            key, labels = found
+            gk = (receiver, key)
+            group = members.get(gk)
+            if group is None:
+                members[gk] = [member]
+                group_meta[gk] = (labels, timing)
+            else:
+                group.append(member)
 
     subs = {f"sub:{s.id}": s for s in inp.subscriptions}
     for gk in sorted(set(members) | set(inp.groups)):
         receiver, key = gk
         prior = inp.groups.get(gk)
         labels, timing = group_meta.get(gk, (dict(prior.group_labels) if prior else {}, GroupTiming()))
-        decision = decide_group(receiver, key, labels, members.get(gk, []), prior, timing, now)
+        decision = decide_group(receiver, key, labels, members.get(gk, []), prior, timing, now,
+                                distinct_sorted=distinct)  # fmt: skip
         if decision.send:
             sent = _send_group(out, inp, receiver, key, labels, decision.firing, decision.resolved,
                                decision.revision, decision.repeat, subs.get(receiver), now)  # fmt: skip
@@ -205,6 +220,57 @@ def plan(inp: PlannerInput, now: datetime, calendar: WorkingCalendar) -> Plan:
     _escalate(out, inp, mutes, calendar, now)
     _remind(out, inp, now)
     return out
+
+
+_Want = tuple[str, str, tuple[str, ...], GroupTiming]  # (receiver, route id, group_by, timing)
+
+
+class _Receivers:
+    """Who receives an alert and in which group, without walking everything per alert.
+
+    Routes read only the labels their matchers name: alerts sharing those values share the walk
+    (memoised; bounded by the distinct values). Subscriptions are looked up by locality
+    (``SubscriptionIndex``). A group key reads only its ``group_by`` labels and is computed once
+    per distinct group.
+    """
+
+    def __init__(self, inp: PlannerInput) -> None:
+        self._routes = sorted(inp.routes, key=lambda r: (r.position, r.id))
+        self._route_labels = tuple(sorted({m.label for r in self._routes for m in r.matchers}))
+        self._contact_points = inp.contact_points
+        self._subs = SubscriptionIndex(
+            [(s, inp.people[s.user_id]) for s in inp.subscriptions if s.user_id in inp.people]
+        )
+        self._sub_wants = {
+            s.id: (f"sub:{s.id}", "sub", SUBSCRIPTION_GROUP_BY, inp.subscription_timing) for s in inp.subscriptions
+        }
+        self._by_route: dict[tuple[str, ...], tuple[_Want, ...]] = {}
+        self._groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, dict[str, str]]] = {}
+
+    def of(self, labels: Mapping[str, str]) -> list[_Want]:
+        # Matchers read a missing label as "", so the values (with "") decide the walk.
+        key = tuple([labels.get(n, "") for n in self._route_labels])
+        routed = self._by_route.get(key)
+        if routed is None:
+            wants = []
+            for route in routes_for(self._routes, labels):
+                for cp in route.contact_points:
+                    if cp in self._contact_points:
+                        wants.append((f"cp:{cp}", route.id, route.group_by, route.timing))
+            routed = self._by_route[key] = tuple(wants)
+        out = list(routed)
+        sub_wants = self._sub_wants
+        for sub, _person in self._subs.wanting(labels):
+            out.append(sub_wants[sub.id])
+        return out
+
+    def group(self, route_id: str, group_by: tuple[str, ...], labels: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """``group_key_of``, computed once per distinct group (its labels dict is shared: read-only)."""
+        key = (route_id, group_by, tuple([labels.get(k, "") for k in group_by]))
+        found = self._groups.get(key)
+        if found is None:
+            found = self._groups[key] = group_key_of(route_id, group_by, labels)
+        return found
 
 
 def _send_group(
@@ -257,6 +323,25 @@ def _send_group(
 def _escalate(out: Plan, inp: PlannerInput, mutes: Mapping[int, _Mute], calendar: WorkingCalendar,
               now: datetime) -> None:  # fmt: skip
     people = sorted(inp.people.values(), key=lambda p: p.id)
+    # Only people whose scope covers the alert's place can be recipients: national ones, and
+    # those granted its province or commune. Indexed once per round, so an escalation walks the
+    # people of its place, not everybody.
+    national: list[int] = []
+    by_place: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(people):
+        if p.scope.national:
+            national.append(i)
+        for code in p.scope.provinces:
+            by_place[f"p:{code}"].append(i)
+        for code in p.scope.communes:
+            by_place[f"c:{code}"].append(i)
+
+    def candidates(labels: Mapping[str, str]) -> list[Person]:
+        found = set(national)
+        found.update(by_place.get(f"p:{labels.get('province_code')}", ()))
+        found.update(by_place.get(f"c:{labels.get('commune_code')}", ()))
+        return [people[i] for i in sorted(found)]
+
     latest: dict[int, AlertRecord] = {a.id: a for a in inp.alerts}
     for alert_id in sorted(latest):
         a = latest[alert_id]
@@ -271,7 +356,7 @@ def _escalate(out: Plan, inp: PlannerInput, mutes: Mapping[int, _Mute], calendar
         if step is None:
             continue
         st = decision.state
-        recipients = step_recipients(step, people, a.labels)
+        recipients = step_recipients(step, candidates(a.labels), a.labels)
         note_alert = a.notification()
         for person in recipients:
             for channel, address in person_addresses(person, step.channels):
@@ -289,16 +374,19 @@ def _escalate(out: Plan, inp: PlannerInput, mutes: Mapping[int, _Mute], calendar
         ))  # fmt: skip
 
 
-def _creator(inp: PlannerInput, created_by: str) -> Person | None:
-    name = created_by.removeprefix("user:")
-    return next((p for p in inp.people.values() if p.username == name and p.enabled), None)
-
-
 def _remind(out: Plan, inp: PlannerInput, now: datetime) -> None:
-    for reminder in due_reminders(inp.silences, now, inp.reminder_lead):
+    due = due_reminders(inp.silences, now, inp.reminder_lead)
+    if not due:
+        return
+    # Silence creators by username (the first enabled account of that name), built once per round.
+    by_name: dict[str, Person] = {}
+    for p in inp.people.values():
+        if p.enabled:
+            by_name.setdefault(p.username, p)
+    for reminder in due:
         s = reminder.silence
         out.reminded.append((s.id, reminder.window_end))
-        person = _creator(inp, s.created_by)
+        person = by_name.get(s.created_by.removeprefix("user:"))
         if person is None:
             continue
         extra = {"silence_id": s.id, "comment": s.comment, "ends_at": reminder.window_end.isoformat(),

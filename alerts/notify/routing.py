@@ -29,6 +29,7 @@ __all__ = [
     "Person",
     "Route",
     "Subscription",
+    "SubscriptionIndex",
     "in_quiet_hours",
     "person_addresses",
     "routes_for",
@@ -116,6 +117,92 @@ def subscription_wants(sub: Subscription, person: Person, labels: Mapping[str, s
         _any_or(sub.provinces, province) and _any_or(sub.communes, commune) and _any_or(sub.agencies, agency)
         and _any_or(sub.sectors, sector) and _any_or(sub.severities, labels.get("severity"))
     )  # fmt: skip
+
+
+class SubscriptionIndex:
+    """``subscription_wants`` for every alert of a round, without testing every subscription.
+
+    A subscription can only select alerts of its locality: the person's scope (unless national)
+    names provinces and communes, else the subscription's own province or commune filter does.
+    Subscriptions are indexed under those codes (or kept as "everywhere" when neither narrows),
+    so an alert is tested only against the subscriptions of its province and commune plus the
+    everywhere ones — the answer is still ``subscription_wants``, in the given order.
+    """
+
+    __slots__ = ("_by_commune", "_by_province", "_entries", "_everywhere", "_filters", "_local_memo")
+
+    def __init__(self, subscriptions: Sequence[tuple[Subscription, Person]]) -> None:
+        self._entries = tuple(subscriptions)
+        self._by_province: dict[str, list[int]] = {}
+        self._by_commune: dict[str, list[int]] = {}
+        everywhere: list[int] = []
+        for i, (sub, person) in enumerate(self._entries):
+            if not sub.enabled or not person.enabled:
+                continue
+            scope = person.scope
+            if not scope.national:
+                provinces, communes = scope.provinces, scope.communes
+            elif sub.provinces or sub.communes:
+                # Both filters must hold, so either one alone is a sound (wider) index key.
+                provinces, communes = (sub.provinces, frozenset()) if sub.provinces else (frozenset(), sub.communes)
+            else:
+                everywhere.append(i)
+                continue
+            for code in provinces:
+                self._by_province.setdefault(code, []).append(i)
+            for code in communes:
+                self._by_commune.setdefault(code, []).append(i)
+        self._everywhere = tuple(everywhere)
+        self._local_memo: dict[tuple[str | None, str | None], tuple[int, ...]] = {}
+        # The rest of subscription_wants, per subscription: the agencies, sectors and severities
+        # allowed by both the person's scope and the subscription (None: any).
+        self._filters = [
+            (_required(p.scope.agencies, sub.agencies or None), _required(p.scope.sectors, sub.sectors or None),
+             _required(sub.severities or None))
+            for sub, p in self._entries
+        ]  # fmt: skip
+
+    def _local(self, province: str | None, commune: str | None) -> tuple[int, ...]:
+        """The subscriptions whose locality part (scope and filters) selects this place, memoised:
+        a round meets each province/commune pair once, not once per alert."""
+        key = (province, commune)
+        found = self._local_memo.get(key)
+        if found is None:
+            candidates = set(self._everywhere)
+            if province is not None:
+                candidates.update(self._by_province.get(province, ()))
+            if commune is not None:
+                candidates.update(self._by_commune.get(commune, ()))
+            found = tuple(
+                i for i in sorted(candidates)
+                if self._entries[i][1].scope.allows_locality(province, commune)
+                and _any_or(self._entries[i][0].provinces, province) and _any_or(self._entries[i][0].communes, commune)
+            )  # fmt: skip
+            self._local_memo[key] = found
+        return found
+
+    def wanting(self, labels: Mapping[str, str]) -> list[tuple[Subscription, Person]]:
+        """The (subscription, person) pairs selecting these labels, in the given order: what
+        ``subscription_wants`` answers — the locality part memoised, the rest checked here."""
+        agency, sector, severity = labels.get("agency_code"), labels.get("sector"), labels.get("severity")
+        out = []
+        for i in self._local(labels.get("province_code"), labels.get("commune_code")):
+            agencies, sectors, severities = self._filters[i]
+            if (
+                (agencies is None or agency in agencies) and (sectors is None or sector in sectors)
+                and (severities is None or severity in severities)
+            ):  # fmt: skip
+                out.append(self._entries[i])
+        return out
+
+
+def _required(*sets: frozenset[str] | None) -> frozenset[str] | None:
+    """The values every given set allows (None: no set narrows). A value must be in each set —
+    ``_any_or`` and ``Scope.allows`` both refuse a missing label (None) once a set narrows."""
+    narrowing = [s for s in sets if s is not None]
+    if not narrowing:
+        return None
+    return frozenset.intersection(*narrowing)
 
 
 def in_quiet_hours(sub: Subscription, now: datetime) -> bool:

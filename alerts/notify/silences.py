@@ -37,6 +37,8 @@ __all__ = [
     "Silence",
     "SilenceError",
     "SilenceHit",
+    "SilenceMatchCache",
+    "SilenceRound",
     "Window",
     "active_window",
     "due_reminders",
@@ -355,6 +357,108 @@ def is_silenced(labels: Mapping[str, str], silences: Iterable[Silence], now: dat
         if best is None or (best.ends_at is not None and (w.end is None or w.end > best.ends_at)):
             best = SilenceHit(s.id, w.end)
     return best
+
+
+LabelsKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+class SilenceMatchCache:
+    """Which silences' matchers select an alert, remembered per (fingerprint, labels) across rounds.
+
+    A label match does not depend on time, so it is computed once per alert fingerprint and
+    label set and reused every round until the silences' matchers change (a silence created,
+    edited, ended or gone: the set of (id, matchers) differs, and the cache starts over). Windows
+    — recurring ones included — are evaluated against ``now`` every round, once per silence.
+    Entries of alerts not seen in a round are dropped, so the cache holds one round's alerts.
+    Not thread-safe: one planning round at a time uses it.
+    """
+
+    __slots__ = ("_entries", "_signature", "hits", "misses")
+
+    def __init__(self) -> None:
+        self._signature: tuple[tuple[int, tuple[Matcher, ...]], ...] | None = None
+        self._entries: dict[LabelsKey, tuple[int, ...]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def begin(self, silences: Sequence[Silence]) -> dict[LabelsKey, tuple[int, ...]]:
+        """The entries still valid for these silences (the previous round's, or none)."""
+        signature = tuple((s.id, s.matchers) for s in silences)
+        if signature != self._signature:
+            self._signature, self._entries = signature, {}
+        return self._entries
+
+    def end(self, entries: dict[LabelsKey, tuple[int, ...]]) -> None:
+        """Keep exactly the entries this round used."""
+        self._entries = entries
+
+
+class SilenceRound:
+    """``is_silenced`` for every alert of one planning round, without a scan of every silence.
+
+    Built once per round: each silence's window at ``now`` (so a recurring or time-of-day silence
+    is judged at this round's time), and an index of the silences by one equality matcher each
+    (label → value → silences), so an alert is only tested against the silences that can select
+    it. With a ``SilenceMatchCache`` the label match is reused across rounds. Call ``close`` at
+    the end of the round to hand the used entries back to the cache.
+    """
+
+    __slots__ = ("_by_value", "_cache", "_entries", "_silences", "_unindexed", "_used", "_windows")
+
+    def __init__(self, silences: Sequence[Silence], now: datetime, cache: SilenceMatchCache | None = None) -> None:
+        self._silences = tuple(silences)
+        self._windows = [active_window(s, now) for s in self._silences]
+        self._by_value: dict[str, dict[str, list[int]]] = {}
+        unindexed: list[int] = []
+        for i, s in enumerate(self._silences):
+            eq = next((m for m in s.matchers if m.op == "="), None)
+            if eq is None:
+                unindexed.append(i)
+            else:
+                self._by_value.setdefault(eq.label, {}).setdefault(eq.value, []).append(i)
+        self._unindexed = tuple(unindexed)
+        self._cache = cache
+        self._entries = cache.begin(self._silences) if cache is not None else {}
+        self._used: dict[LabelsKey, tuple[int, ...]] = {}
+
+    def _matching(self, labels: Mapping[str, str]) -> tuple[int, ...]:
+        """Positions (in the given order) of the silences whose matchers select ``labels``."""
+        candidates = list(self._unindexed)
+        for label, by_value in self._by_value.items():
+            # A missing label reads as "" (an `=""` matcher selects alerts without the label).
+            candidates.extend(by_value.get(labels.get(label, ""), ()))
+        candidates.sort()
+        return tuple(i for i in candidates if matches_all(self._silences[i].matchers, labels))
+
+    def matching(self, fingerprint: str, labels: Mapping[str, str]) -> tuple[int, ...]:
+        if self._cache is None:
+            return self._matching(labels)
+        key = (fingerprint, tuple(sorted(labels.items())))
+        found = self._used.get(key)
+        if found is None:
+            found = self._entries.get(key)
+            if found is None:
+                self._cache.misses += 1
+                found = self._matching(labels)
+            else:
+                self._cache.hits += 1
+            self._used[key] = found
+        return found
+
+    def hit(self, fingerprint: str, labels: Mapping[str, str]) -> SilenceHit | None:
+        """What ``is_silenced(labels, silences, now)`` answers."""
+        best: SilenceHit | None = None
+        for i in self.matching(fingerprint, labels):
+            w = self._windows[i]
+            if w is None:
+                continue
+            if best is None or (best.ends_at is not None and (w.end is None or w.end > best.ends_at)):
+                best = SilenceHit(self._silences[i].id, w.end)
+        return best
+
+    def close(self) -> None:
+        if self._cache is not None:
+            self._cache.end(self._used)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,290 @@
+"""Notification planning round at scale: IOC's planner against Alertmanager's dispatch, same run.
+
+    .venv/bin/python -m bench.planner [--rounds 5] [--sizes 5000,50000] [--skip-peer] [--seed 11]
+
+The world (same for both, generated from --seed): N firing alerts shaped like rulebook alerts
+(rule, kind, stream, province, commune, agency, sector, severity), of which 100 are inhibit
+*sources* (``kind=silent_source``, muting the other alerts of their stream and province through
+the shipped inhibit rule), 200 one-off silences (province + rule, some by regex) — all in force.
+One route to one contact point grouped by (rule, province_code), as the peer is configured; IOC
+also plans the shipped escalation policy and 40 personal subscriptions (more work, not less).
+
+  IOC   — ``alerts.notify.planner.plan`` in this process (the pure round, no database): the
+          *first* round (every group new: every group notification is planned, a cold silence
+          cache) and the *steady* round one second later (groups as the first round wrote them,
+          nothing due: the once-a-second round of issue #11), median of --rounds each.
+  peer  — Debian's Alertmanager (``prometheus-alertmanager``, apt-get installed if missing) on
+          loopback, the same route, inhibit rule and silences; a fresh process per round. Timed
+          from the first POST /api/v2/alerts (batches of 5,000) until GET /api/v2/alerts/groups
+          returns every alert in the expected groups — that answer runs the silencer and the
+          inhibitor on every alert, so it covers ingest, dispatch and the mute decisions.
+
+Ratios are computed from medians of the same run. No wall-clock assertions: a report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from alerts.calendar import WorkingCalendar
+from alerts.delivery.model import Channel
+from alerts.notify.escalation import EscalationState, parse_policy
+from alerts.notify.grouping import GroupState
+from alerts.notify.inhibition import DEFAULT_INHIBIT_RULE
+from alerts.notify.matchers import parse_matchers
+from alerts.notify.planner import AlertRecord, PlannerInput, plan
+from alerts.notify.routing import ContactPoint, Person, Route, Subscription
+from alerts.notify.silences import Silence, SilenceMatchCache
+from bench.alert_latency import free_port, processes, wait_http
+from ioc.auth.scope import Scope
+
+NOW = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)
+RULES = [f"rule_{i:02d}" for i in range(20)]
+KINDS = ("threshold", "indicator", "deadline")
+STREAMS = ("dossier", "payout", "id_issuance")
+PROVINCES = [f"{i:02d}" for i in range(1, 64)]
+SOURCES = 100
+SILENCES = 200
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class World:
+    alerts: list[AlertRecord]
+    silences: list[Silence]
+    subscriptions: list[Subscription]
+    people: dict[int, Person]
+
+
+def make_world(n: int, seed: int) -> World:
+    rng = random.Random(seed)
+    alerts: list[AlertRecord] = []
+    for i in range(n):
+        province = rng.choice(PROVINCES)
+        if i < SOURCES:
+            rule, kind, labels = "silent_source", "silent_source", {}
+        else:
+            rule, kind = rng.choice(RULES), rng.choice(KINDS)
+            labels = {"commune_code": f"{province}{rng.randrange(52):03d}", "agency_code": f"AG{rng.randrange(40):02d}",
+                      "sector": f"S{rng.randrange(12):02d}"}  # fmt: skip
+        severity = rng.choice(("warning", "critical"))
+        labels |= {"rule": rule, "kind": kind, "stream": rng.choice(STREAMS), "province_code": province,
+                   "severity": severity}  # fmt: skip
+        alerts.append(AlertRecord(
+            id=i + 1, fingerprint=f"fp{i:07d}", rule_id=rule, labels=labels, severity=severity, firing=True,
+            value=1.0, summary_vi=f"Cảnh báo {i}", summary_en=f"Alert {i}",
+            fired_at=NOW - timedelta(minutes=rng.randrange(1, 600)),
+        ))  # fmt: skip
+    silences = []
+    for i in range(SILENCES):
+        province = rng.choice(PROVINCES)
+        rule = rng.choice(RULES)
+        value = f"{rule}|{rng.choice(RULES)}" if i % 4 == 0 else rule
+        matchers = parse_matchers([
+            {"label": "province_code", "op": "=", "value": province},
+            {"label": "rule", "op": "=~" if i % 4 == 0 else "=", "value": value},
+        ])  # fmt: skip
+        silences.append(Silence(i + 1, matchers, NOW - timedelta(hours=1), NOW + timedelta(hours=6),
+                                comment="bảo trì / maintenance", created_by="user:bench"))  # fmt: skip
+    people, subs = {}, []
+    for uid in range(1, 41):
+        scope = Scope.from_dict({"provinces": [rng.choice(PROVINCES)]} if uid % 4 else {"national": True})
+        people[uid] = Person(uid, f"user{uid}", "operator", scope, "vi", True, {"email": f"u{uid}@example.vn"})
+        subs.append(Subscription(uid, uid, channels=("email",), severities=frozenset({"critical"})))
+    return World(alerts, silences, subs, people)
+
+
+ROUTE = Route("bench", 1, (), ("bench-cp",), ("rule", "province_code"))
+POLICY = parse_policy({
+    "id": "default-hierarchy", "position": 100,
+    "matchers": [{"label": "severity", "op": "=~", "value": "warning|critical"}], "repeat": 0,
+    "steps": [{"after_working_minutes": 30, "level": "commune", "roles": ["operator"], "channels": ["email"]},
+              {"after_working_minutes": 60, "level": "province", "roles": ["operator"], "channels": ["email"]}],
+})  # fmt: skip
+
+
+def planner_input(
+    w: World, groups: dict[tuple[str, str], GroupState], cache: SilenceMatchCache,
+    escalations: dict[int, EscalationState],
+) -> PlannerInput:  # fmt: skip
+    return PlannerInput(
+        alerts=w.alerts, silences=w.silences, inhibit_rules=[DEFAULT_INHIBIT_RULE], routes=[ROUTE],
+        contact_points={"bench-cp": ContactPoint("bench-cp", Channel.WEBHOOK, "http://127.0.0.1:9/")},
+        subscriptions=w.subscriptions, people=w.people, groups=groups, escalation_policies=[POLICY],
+        escalations=escalations, silence_cache=cache,
+    )  # fmt: skip
+
+
+@dataclass
+class Rounds:
+    first: list[float]  # every group new, cold silence cache
+    send: list[float]  # one second later: every group's first notification planned
+    steady: list[float]  # one more second: nothing due (the once-a-second round)
+    info: dict[str, int]
+
+
+def _round(w: World, state: dict[str, Any], at: datetime, cache: SilenceMatchCache, calendar: WorkingCalendar) -> float:
+    inp = planner_input(w, state["groups"], cache, state["escalations"])
+    t0 = time.perf_counter()
+    p = plan(inp, at, calendar)
+    elapsed = time.perf_counter() - t0
+    # Feed the plan back as the dispatcher's write and the next round's read would.
+    groups = dict(state["groups"])
+    for g in p.group_upserts:
+        groups[(g.receiver, g.group_key)] = g
+    for k in p.group_deletes:
+        groups.pop(k, None)
+    escalations = dict(state["escalations"])
+    for e in p.escalations:
+        if e.stopped_at is None:
+            escalations[e.alert_id] = e
+        else:
+            escalations.pop(e.alert_id, None)
+    state.update(groups=groups, escalations=escalations, deliveries=len(p.deliveries))
+    return elapsed
+
+
+def run_ioc(w: World, rounds: int) -> Rounds:
+    calendar = WorkingCalendar()
+    out = Rounds([], [], [], {})
+    for _ in range(rounds):
+        cache = SilenceMatchCache()
+        state: dict[str, Any] = {"groups": {}, "escalations": {}}
+        out.first.append(_round(w, state, NOW, cache, calendar))
+        out.send.append(_round(w, state, NOW + timedelta(seconds=1), cache, calendar))
+        sent = state["deliveries"]
+        out.steady.append(_round(w, state, NOW + timedelta(seconds=2), cache, calendar))
+        out.info = {"groups": len(state["groups"]), "deliveries_send_round": sent,
+                    "deliveries_steady_round": state["deliveries"],
+                    "escalating": len(state["escalations"])}  # fmt: skip
+    return out
+
+
+# --------------------------------------------------------------------------- peer
+
+
+def am_config(path: Path) -> None:
+    path.write_text(yaml.safe_dump({
+        "route": {"receiver": "bench", "group_by": ["rule", "province_code"], "group_wait": "1s",
+                  "group_interval": "5m", "repeat_interval": "4h"},
+        "receivers": [{"name": "bench"}],  # no integration: dispatch is measured, not delivery
+        "inhibit_rules": [{"source_matchers": ['kind="silent_source"'], "target_matchers": ['kind!="silent_source"'],
+                           "equal": ["stream", "province_code"]}],
+    }))  # fmt: skip
+
+
+def am_round(w: World, work: Path) -> float:
+    port = free_port()
+    cfg = work / "alertmanager.yml"
+    am_config(cfg)
+    data = work / f"am-data-{port}"
+    cmd = ["prometheus-alertmanager", f"--config.file={cfg}", f"--storage.path={data}",
+           f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
+    base = f"http://127.0.0.1:{port}/api/v2"
+    expected: dict[tuple[str, str], int] = {}
+    for a in w.alerts:
+        key = (a.labels["rule"], a.labels["province_code"])
+        expected[key] = expected.get(key, 0) + 1
+    starts, ends = (NOW - timedelta(hours=1)).isoformat(), (NOW + timedelta(hours=6)).isoformat()
+    real_now = datetime.now(UTC)
+    with processes((cmd, work / f"alertmanager-{port}.log")), httpx.Client(timeout=120) as client:
+        wait_http(f"http://127.0.0.1:{port}/-/ready")
+        for s in w.silences:
+            matchers = [{"name": m.label, "value": m.value, "isRegex": m.op == "=~", "isEqual": True}
+                        for m in s.matchers]  # fmt: skip
+            client.post(f"{base}/silences", json={
+                "matchers": matchers, "startsAt": real_now.isoformat(),
+                "endsAt": (real_now + timedelta(hours=6)).isoformat(), "createdBy": "bench", "comment": s.comment,
+            }).raise_for_status()  # fmt: skip
+        payload = [{"labels": dict(a.labels), "annotations": {"summary": a.summary_en}, "startsAt": starts,
+                    "endsAt": ends} for a in w.alerts]  # fmt: skip
+        t0 = time.perf_counter()
+        for i in range(0, len(payload), BATCH):
+            client.post(f"{base}/alerts", json=payload[i : i + BATCH]).raise_for_status()
+        while True:
+            groups = client.get(f"{base}/alerts/groups").json()
+            seen = {(g["labels"].get("rule", ""), g["labels"].get("province_code", "")): len(g["alerts"])
+                    for g in groups}  # fmt: skip
+            if seen == expected:
+                return time.perf_counter() - t0
+            if time.perf_counter() - t0 > 300:
+                raise RuntimeError("Alertmanager did not group every alert within 300 s")
+            time.sleep(0.05)
+
+
+def run_peer(w: World, rounds: int, work: Path) -> list[float]:
+    from bench.alert_latency import ensure_peer_installed
+
+    ensure_peer_installed()
+    return [am_round(w, work) for _ in range(rounds)]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def stats(values: list[float]) -> str:
+    return (f"median {statistics.median(values):8.4f} s  min {min(values):8.4f}  max {max(values):8.4f}  "
+            f"n {len(values)}")  # fmt: skip
+
+
+def am_version() -> str:
+    try:
+        out = subprocess.run(["prometheus-alertmanager", "--version"], capture_output=True, text=True, check=False)
+        return (out.stdout or out.stderr).splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--peer-rounds", type=int, default=3)
+    parser.add_argument("--sizes", default="5000,50000")
+    parser.add_argument("--skip-peer", action="store_true")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
+          f"seed {args.seed}, rounds {args.rounds} (peer {args.peer_rounds})")  # fmt: skip
+    medians: dict[tuple[str, int], float] = {}
+    with tempfile.TemporaryDirectory(prefix="ioc-bench-planner-") as tmp:
+        for n in sizes:
+            w = make_world(n, args.seed)
+            r = run_ioc(w, args.rounds)
+            for kind, values in (("first", r.first), ("send", r.send), ("steady", r.steady)):
+                medians[(kind, n)] = statistics.median(values)
+                print(f"{n:>7} alerts  IOC {kind:<6} round  {stats(values)}")
+            print(f"{n:>7} alerts  {r.info}")
+            if not args.skip_peer:
+                peer_times = run_peer(w, args.peer_rounds, Path(tmp))
+                medians[("peer", n)] = statistics.median(peer_times)
+                print(f"{n:>7} alerts  Alertmanager      {stats(peer_times)}   ({am_version()})")
+    lo, hi = min(sizes), max(sizes)
+    for kind in ("first", "send", "steady", "peer"):
+        if (kind, lo) in medians and (kind, hi) in medians and lo != hi:
+            print(f"{kind:>6}: time({hi})/time({lo}) = {medians[(kind, hi)] / medians[(kind, lo)]:.2f}")
+    for n in sizes:
+        if ("peer", n) in medians:
+            peer = medians[("peer", n)]
+            print(
+                f"{n:>7}: IOC first / Alertmanager = {medians[('first', n)] / peer:.3f}   "
+                f"IOC steady / Alertmanager = {medians[('steady', n)] / peer:.3f}"
+            )
+    print("targets: IOC round ≤ 1 s at 50,000 and time(50k)/time(5k) ≤ 12")
+
+
+if __name__ == "__main__":
+    main()
