@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncCursor
 from psycopg.types.json import Jsonb
 
 from alerts.calendar import WorkingCalendar
 from alerts.engine import DEFAULT_MAX_NEW_ALERTS, Policy, evaluate, guard_cardinality
-from alerts.model import AlertMark, AlertState, Evaluation, FlapHistory, Labels, OpenAlert, Severity, Transition
+from alerts.model import AlertState, Evaluation, FlapHistory, Labels, OpenAlert, Severity, Transition
 from alerts.rulebook.collect import SAMPLE, collect_signals
 from alerts.rulebook.legacy import LegacyRule, default_specs, policy_for, spec_from_legacy
 from alerts.rulebook.spec import RuleSpec
@@ -85,6 +86,7 @@ UPDATE alert SET state = %(state)s, version = version + 1, updated_at = %(at)s,
        details = coalesce(%(details)s, details), flapping = %(flapping)s, last_changed_at = %(at)s,
        signal_lost_at = NULL
 WHERE id = %(id)s AND version = %(version)s
+RETURNING id
 """
 UPDATE_ALERT_VALUE = """
 UPDATE alert SET value = %(value)s, severity = %(severity)s, summary_vi = %(summary_vi)s,
@@ -92,10 +94,12 @@ UPDATE alert SET value = %(value)s, severity = %(severity)s, summary_vi = %(summ
        summary_en = %(summary_en)s, details = %(details)s, version = version + 1, updated_at = %(at)s,
        flapping = %(flapping)s, signal_lost_at = NULL
 WHERE id = %(id)s AND version = %(version)s
+RETURNING id
 """
 UPDATE_ALERT_MARK = """
 UPDATE alert SET flapping = %(flapping)s, signal_lost_at = %(lost)s, version = version + 1, updated_at = %(at)s
 WHERE id = %(id)s AND version = %(version)s
+RETURNING id
 """
 INSERT_TRANSITION = """
 INSERT INTO alert_transition (alert_id, from_state, to_state, at, value, summary_vi)
@@ -285,50 +289,54 @@ class AlertEngine:
     # -- applying ---------------------------------------------------------------------------
 
     async def _apply(self, conn: Conn, result: Evaluation, now: datetime) -> _Applied:
+        """Write one rule's evaluation: each kind of write is one pipelined ``executemany``
+        (statements sent without waiting for each answer), so a round of thousands of changes costs
+        a few round trips, not three or four per alert. Compare-and-set stays per row: an update
+        whose version moved returns no id and is counted as a conflict."""
         out = _Applied()
-        for transition in result.transitions:
-            alert_id = await self._apply_transition(conn, transition)
-            if alert_id is None:
-                out.conflicts += 1
-                continue
-            out.ids.append(alert_id)
-            out.transitions += 1
-            out.to_states.append(transition.to_state.value)
-        for update in result.updates:
-            s = update.signal
-            cur = await conn.execute(UPDATE_ALERT_VALUE, {
-                "value": s.value, "severity": s.severity.value, "summary_vi": s.summary_vi,
-                "summary_en": s.summary_en, "details": Jsonb(dict(s.details)), "at": now,
-                "id": update.alert_id, "version": update.expected_version, "flapping": update.flapping,
-                "labels": Jsonb(s.labels.as_dict()),
-            })  # fmt: skip
-            if cur.rowcount == 1:
-                out.ids.append(update.alert_id)
-                out.updates += 1
-            else:
-                out.conflicts += 1
-        for mark in result.marks:
-            if await self._apply_mark(conn, mark, now):
-                out.ids.append(mark.alert_id)
-                out.updates += 1
-            else:
-                out.conflicts += 1
+        async with conn.cursor() as cur:
+            written = await self._write_transitions(cur, result.transitions, out)
+            await self._write_history(cur, written)
+            for t, alert_id in written:
+                out.ids.append(alert_id)
+                out.to_states.append(t.to_state.value)
+            out.transitions += len(written)
+            updates = [
+                {
+                    "value": u.signal.value, "severity": u.signal.severity.value, "summary_vi": u.signal.summary_vi,
+                    "summary_en": u.signal.summary_en, "details": Jsonb(dict(u.signal.details)), "at": now,
+                    "id": u.alert_id, "version": u.expected_version, "flapping": u.flapping,
+                    "labels": Jsonb(u.signal.labels.as_dict()),
+                }
+                for u in result.updates
+            ]  # fmt: skip
+            marks = [
+                {"flapping": m.flapping, "lost": m.signal_lost_at, "at": now, "id": m.alert_id,
+                 "version": m.expected_version}
+                for m in result.marks
+            ]  # fmt: skip
+            for sql, params in ((UPDATE_ALERT_VALUE, updates), (UPDATE_ALERT_MARK, marks)):
+                for got in await _each_returned(cur, sql, params):
+                    if got is None:
+                        out.conflicts += 1
+                    else:
+                        out.ids.append(got)
+                        out.updates += 1
         return out
 
     @staticmethod
-    async def _apply_mark(conn: Conn, mark: AlertMark, now: datetime) -> bool:
-        cur = await conn.execute(UPDATE_ALERT_MARK, {
-            "flapping": mark.flapping, "lost": mark.signal_lost_at, "at": now, "id": mark.alert_id,
-            "version": mark.expected_version,
-        })  # fmt: skip
-        return cur.rowcount == 1
-
-    async def _apply_transition(self, conn: Conn, t: Transition) -> int | None:
-        s = t.signal
-        if t.alert_id is None:
-            assert s is not None
+    async def _write_transitions(
+        cur: AsyncCursor[Any], transitions: Sequence[Transition], out: _Applied
+    ) -> list[tuple[Transition, int]]:
+        """Insert the new alerts and move the existing ones; (transition, alert id) of those written."""
+        new = [t for t in transitions if t.alert_id is None]
+        moved = [t for t in transitions if t.alert_id is not None]
+        inserts = []
+        for t in new:
+            s = t.signal
+            assert s is not None  # a new alert always comes with its signal
             labels = s.labels.as_dict()
-            cur = await conn.execute(INSERT_ALERT, {
+            inserts.append({
                 "rule_id": s.rule_id, "fingerprint": s.fingerprint, "labels": Jsonb(labels),
                 "severity": s.severity.value, "state": t.to_state.value,
                 "province": labels.get("province_code"), "commune": labels.get("commune_code"),
@@ -337,36 +345,68 @@ class AlertEngine:
                 "summary_en": s.summary_en, "details": Jsonb(dict(s.details)), "at": t.at,
                 "fired_at": t.at if t.to_state is AlertState.FIRING else None,
             })  # fmt: skip
-            row = await cur.fetchone()
-            assert row is not None
-            alert_id: int = int(row[0])  # type: ignore[call-overload]
-        else:
-            cur = await conn.execute(UPDATE_ALERT_STATE, {
+        states = []
+        for t in moved:
+            s = t.signal
+            states.append({
                 "state": t.to_state.value, "at": t.at, "id": t.alert_id, "version": t.expected_version,
                 "value": s.value if s else None, "severity": s.severity.value if s else None,
                 "summary_vi": s.summary_vi if s else None, "summary_en": s.summary_en if s else None,
                 "details": Jsonb(dict(s.details)) if s else None, "flapping": t.flapping,
                 "labels": Jsonb(s.labels.as_dict()) if s else None,
             })  # fmt: skip
-            if cur.rowcount != 1:
+        written: list[tuple[Transition, int]] = []
+        for t, got in zip(new, await _each_returned(cur, INSERT_ALERT, inserts), strict=True):
+            assert got is not None
+            written.append((t, got))
+        for t, got in zip(moved, await _each_returned(cur, UPDATE_ALERT_STATE, states), strict=True):
+            if got is None:
                 log.info("alert %s changed under us; skipping %s", t.alert_id, t.to_state)
-                return None
-            alert_id = int(t.alert_id)
-        cur = await conn.execute(INSERT_TRANSITION, [
-            alert_id, t.from_state.value if t.from_state else None, t.to_state.value, t.at,
-            s.value if s else None, s.summary_vi if s else None,
-        ])  # fmt: skip
+                out.conflicts += 1
+            else:
+                written.append((t, got))
+        return written
+
+    async def _write_history(self, cur: AsyncCursor[Any], written: Sequence[tuple[Transition, int]]) -> None:
+        """One alert_transition row per change, and its outbox rows (one per channel)."""
+        rows = []
+        for t, alert_id in written:
+            s = t.signal
+            rows.append([
+                alert_id, t.from_state.value if t.from_state else None, t.to_state.value, t.at,
+                s.value if s else None, s.summary_vi if s else None,
+            ])  # fmt: skip
+        outbox = []
+        for (t, alert_id), transition_id in zip(
+            written, await _each_returned(cur, INSERT_TRANSITION, rows), strict=True
+        ):
+            s = t.signal
+            payload = Jsonb({
+                "alert_id": alert_id, "fingerprint": t.fingerprint,
+                "from": t.from_state.value if t.from_state else None, "to": t.to_state.value,
+                "at": t.at.isoformat(), "summary_vi": s.summary_vi if s else None,
+                "summary_en": s.summary_en if s else None, "labels": s.labels.as_dict() if s else None,
+                "flapping": t.flapping,
+            })  # fmt: skip
+            for channel in self._channels:
+                # The dashboard channel is delivered by the NOTIFY this transaction sends on commit.
+                outbox.append([transition_id, channel, payload, t.at if channel == "dashboard" else None])
+        if outbox:
+            await cur.executemany(INSERT_OUTBOX, outbox)
+
+
+async def _each_returned(cur: AsyncCursor[Any], sql: str, params: Sequence[Any]) -> list[int | None]:
+    """Run ``sql`` once per parameter set, pipelined; the id each returned (None: no row, i.e. a
+    compare-and-set that lost), in the order of ``params``."""
+    if not params:
+        return []
+    await cur.executemany(sql, params, returning=True)
+    out: list[int | None] = []
+    while True:
         row = await cur.fetchone()
-        assert row is not None
-        payload = {
-            "alert_id": alert_id, "fingerprint": t.fingerprint,
-            "from": t.from_state.value if t.from_state else None, "to": t.to_state.value,
-            "at": t.at.isoformat(), "summary_vi": s.summary_vi if s else None,
-            "summary_en": s.summary_en if s else None, "labels": s.labels.as_dict() if s else None,
-            "flapping": t.flapping,
-        }  # fmt: skip
-        for channel in self._channels:
-            # The dashboard channel is delivered by the NOTIFY this transaction sends on commit.
-            delivered = t.at if channel == "dashboard" else None
-            await conn.execute(INSERT_OUTBOX, [row[0], channel, Jsonb(payload), delivered])
-        return alert_id
+        out.append(None if row is None else int(row[0]))
+        if not cur.nextset():
+            break
+    if len(out) != len(params):
+        raise RuntimeError(f"{len(params)} statements gave {len(out)} results")
+    return out
