@@ -33,7 +33,7 @@ from ingest.item_fields import (
     text,
     whole_number,
 )
-from ingest.validate import MAX_CODE, InvalidItem
+from ingest.validate import InvalidItem, echo
 
 FLOW_FIELDS = ("cccd_received", "cccd_issued", "l2_received", "l2_approved", "l2_activated")
 STOCK_FIELDS = ("eligible_population", "cccd_issued_total", "l2_activated_total")
@@ -62,10 +62,8 @@ class IdReportIn:
 
 def record_id_of(raw: Any) -> str | None:
     """The record id to echo in a result, when the item has a usable one."""
-    value = raw.get("record_id") if isinstance(raw, dict) else None
-    if not isinstance(value, str) or len(value) > MAX_CODE:
-        return None
-    return value.strip() or None
+    value = echo(raw.get("record_id") if isinstance(raw, dict) else None)
+    return None if value is None else value.strip() or None
 
 
 def validate_report(raw: Any) -> IdReportIn:

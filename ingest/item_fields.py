@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from ingest.validate import LOCALITY_FIELDS, MAX_CODE, MAX_NAME, InvalidItem
+from ingest.validate import LOCALITY_FIELDS, MAX_CODE, MAX_NAME, UNSTORABLE, InvalidItem, storable
 from ioc.localities.catalogue import LocalityCatalogue
 from ioc.localities.resolve import LocalityError, LocalityRef, Resolved, resolve
 
@@ -32,7 +32,7 @@ def require_object(raw: Any, what: str = "each item") -> dict[str, Any]:
 
 
 def no_unknown_keys(value: dict[str, Any], allowed: Iterable[str], where: str = "") -> None:
-    unknown = sorted(set(value) - set(allowed))
+    unknown = sorted(k if storable(k) else ascii(k) for k in set(value) - set(allowed))
     if unknown:
         raise InvalidItem("invalid_field", f"{where}{', '.join(unknown)}: unknown field")
 
@@ -46,7 +46,9 @@ def require_keys(value: dict[str, Any], keys: Iterable[str]) -> None:
 def text(value: Any, where: str, limit: int = MAX_CODE) -> str:
     if isinstance(value, str):
         stripped = value.strip()
-        if 0 < len(stripped) <= limit and "\x00" not in stripped:
+        if 0 < len(stripped) <= limit:
+            if not storable(stripped):
+                raise InvalidItem("invalid_field", f"{where}: {UNSTORABLE}")
             return stripped
     raise InvalidItem("invalid_field", f"{where}: must be a non-empty string of at most {limit} characters")
 

@@ -6,6 +6,7 @@ only the accepted items, already normalised (current locality codes, catalogue p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 
 from ingest.lifecycle import DossierEvent, EventType, Procedure
-from ingest.validate import InvalidItem, validate_event
+from ingest.validate import InvalidItem, echo, validate_event
 from ioc.localities.catalogue import LocalityCatalogue
 from ioc.localities.resolve import LocalityError, LocalityRef, Resolved, resolve
 
@@ -71,12 +72,20 @@ def split_body(body: bytes, content_type: str) -> list[Any]:
             try:
                 items.append(orjson.loads(line))
             except orjson.JSONDecodeError as exc:
-                items.append(_Unparsable(str(exc)))
+                try:
+                    items.append(json.loads(line))  # a lone surrogate escape: see below
+                except (ValueError, RecursionError):
+                    items.append(_Unparsable(str(exc)))
         return items
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BatchFormatError(f"body is not valid JSON: {exc}") from exc
+        # orjson refuses the whole document for one lone surrogate escape (\uD800) in one item;
+        # the standard parser reads it, and the item carrying it is then refused on its own.
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise BatchFormatError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(data, list):
         raise BatchFormatError("body must be a JSON array of events (or NDJSON with Content-Type application/x-ndjson)")
     return data
@@ -130,8 +139,7 @@ def parse_batch(
     earliest_allowed = now - max_age
     resolved: dict[tuple[str | None, ...], Resolved | LocalityError] = {}
     for index, raw in enumerate(items):
-        event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
+        event_id = echo(raw.get("event_id") if isinstance(raw, dict) else None)
         if isinstance(raw, _Unparsable):
             batch.refused.append(_reject(index, None, "malformed_json", raw.error))
             continue

@@ -39,7 +39,7 @@ from ingest.item_fields import (
 from ingest.parse import _Unparsable  # the body splitter's marker for an NDJSON line that is no JSON
 from ingest.payout_programmes import active_programmes
 from ingest.payout_writer import write_payout_records
-from ingest.validate import InvalidItem
+from ingest.validate import InvalidItem, echo
 from ioc.db.pool import Conn
 from ioc.localities.catalogue import LocalityCatalogue
 
@@ -143,8 +143,7 @@ def validate_payout_batch(
     latest_allowed = now + future_tolerance
     seen: set[str] = set()
     for index, raw in enumerate(items):
-        record_id = raw.get("record_id") if isinstance(raw, dict) else None
-        record_id = record_id if isinstance(record_id, str) else None
+        record_id = echo(raw.get("record_id") if isinstance(raw, dict) else None)
         if isinstance(raw, _Unparsable):
             batch.refused.append(_result(index, None, "rejected", "malformed_json", raw.error))
             continue

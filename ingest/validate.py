@@ -17,6 +17,10 @@ from ioc.localities.resolve import LocalityRef
 MAX_CODE = 128
 MAX_NAME = 300
 MAX_STATUTORY_DAYS = 365
+UNSTORABLE = (
+    "chứa ký tự NUL hoặc ký tự UTF-16 đơn lẻ, không lưu được / contains a NUL character or a lone UTF-16 "
+    "surrogate, which cannot be stored"
+)
 
 LOCALITY_FIELDS = tuple(f.name for f in fields(LocalityRef))
 _LOCALITY_KEYS = frozenset(LOCALITY_FIELDS)
@@ -39,6 +43,29 @@ _FIELD_EVENT = {
     "online_level": EventType.RECEIVED, "digitised": EventType.RECEIVED,
     "payment_channel": EventType.FEE_PAID, "rating": EventType.RATED,
 }  # fmt: skip
+
+
+def storable(value: str) -> bool:
+    """Can PostgreSQL store this text (and can a JSON answer echo it)? A NUL character cannot be
+    stored in a text column, and a lone UTF-16 surrogate (which JSON's \\uD800 escapes can carry)
+    is not UTF-8. Either would fail the whole batch's transaction, so an item carrying one is
+    refused on its own. ASCII text, by far the most common, is checked in C only."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def echo(value: Any, limit: int = MAX_CODE) -> str | None:
+    """An item's id as a result may echo it: only text that is short and storable."""
+    if not isinstance(value, str) or len(value) > limit or not storable(value):
+        return None
+    return value
 
 
 class InvalidItem(ValueError):
@@ -172,7 +199,7 @@ def _quality(raw: dict[str, Any], event_type: EventType, channel: Channel | None
 
 def _no_unknown_keys(value: dict[str, Any], allowed: frozenset[str], where: str) -> None:
     if not allowed.issuperset(value):
-        unknown = sorted(set(value) - allowed)
+        unknown = sorted(k if storable(k) else ascii(k) for k in set(value) - allowed)
         raise InvalidItem("invalid_field", f"{where}{', '.join(unknown)}: unknown field")
 
 
@@ -180,6 +207,8 @@ def _text(value: Any, where: str, limit: int) -> str:
     if isinstance(value, str):
         text = value.strip()
         if 0 < len(text) <= limit:
+            if not storable(text):
+                raise InvalidItem("invalid_field", f"{where}: {UNSTORABLE}")
             return text
     raise InvalidItem("invalid_field", f"{where}: must be a non-empty string of at most {limit} characters")
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ioc.api.deps import AppState
@@ -17,6 +21,8 @@ from ioc.api.hardening import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from ioc.api.ratelimit import RateLimiter
 from ioc.auth.oidc import OidcConfig, OidcVerifier
 from ioc.settings import Settings
+
+log = logging.getLogger(__name__)
 
 INGEST_PREFIX = "/api/v1/ingest/"
 IMPORTS_PREFIX = "/api/v1/imports"  # department report files, as large as an ingest batch
@@ -72,6 +78,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+# Seconds a client is asked to wait when the database cannot be reached: about how long a
+# PostgreSQL restart or a fail-over takes, and long enough not to hammer one that is recovering.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is unreachable or the pool has no connection to give: nothing this request
+    was doing was committed (a route that commits in steps answers for what it committed itself,
+    see ioc/api/ingest.py), so the client may send it again later — 503 with Retry-After, never a
+    bare 500."""
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse(
+        {"detail": "cơ sở dữ liệu tạm thời không sẵn sàng, không có gì được ghi; hãy gửi lại sau / "
+                   "the database is temporarily unavailable; nothing was written; retry later"},
+        status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )  # fmt: skip
+
+
 _MALFORMED_BODY = {
     "description": "Thân yêu cầu không đọc được / malformed request body",
     "content": {
@@ -113,6 +137,8 @@ def secure_app(app: FastAPI, settings: Settings) -> None:
     """
     assert_every_route_has_policy(app)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
     _document_policy_errors(app)
     origins = cors_origins_from(settings.cors_origins)
     if origins:

@@ -17,12 +17,14 @@ comes once they are committed, and the projector loop applies them moments later
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import orjson
+import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from ingest.parse import BatchFormatError, parse_batch, split_body
@@ -35,6 +37,7 @@ from ioc.api.ratelimit import retry_after_header
 from ioc.auth.policy import Action, Policy
 from ioc.auth.principal import Principal
 
+log = logging.getLogger(__name__)
 SourceWriter = Annotated[Principal, guard(Policy(Action.INGEST_DOSSIER, "items"))]
 
 
@@ -130,8 +133,15 @@ def ingest_router() -> APIRouter:
                     conn, source_id, batch, now, deferred=ack == "stored", in_scope=in_scope
                 )
             if ack == "applied":
-                async with conn.transaction():
-                    await ctx.projector.apply(conn, outcome)
+                try:
+                    async with conn.transaction():
+                        await ctx.projector.apply(conn, outcome)
+                except psycopg.Error as exc:
+                    # The events are committed and their queue row stays: the projector loop
+                    # applies them once the database answers again. The source must learn they
+                    # are stored (a resend would only be answered `already_ingested`), not get a 500.
+                    log.warning("ingest: batch %s stored but not yet applied (%s); the projector loop "
+                                "will apply it", outcome.queue_id, type(exc).__name__)  # fmt: skip
         for result, n in (("accepted", outcome.accepted), ("duplicate", outcome.duplicate),
                           ("rejected", outcome.rejected)):  # fmt: skip
             if n:
