@@ -3,13 +3,14 @@
 Figures that shape the simulation, from the domain brief (/work/shared/domain/brief.md):
 - on-time rates reported between 91 % and 99.99 % (Hà Nội 99.58 % in 2022, Bình Dương 98.97 %
   in H1-2022, Cà Mau civil status 99.99 %); the brief derives a 1–9 % late rate for a simulator,
-  we use 5 %;
-- Hà Nội received and resolved more than 1 million dossiers in 2022;
+  the generator draws one per province (most 1–4.5 %, a few 6–10 %: ≈ 96–97 % on time nationally);
+- Hà Nội received and resolved more than 1 million dossiers in 2022; nationally more than 5.9 M
+  dossiers were synced to the national portal in a month (4/2023), the volume intake.py uses;
 - national target: 50 % of dossiers submitted online by the end of 2023 (Hà Nội had 20 % online
-  in 2018–2020), so the online shares below average about one half;
+  in 2018–2020), so the online shares below average 45 % (weighted by `weight`);
 - every late dossier must carry an apology (VPCP, 2023); in practice not all do, hence 70 %.
 The brief does not give the "about 17.8 million dossiers a year" for Hồ Chí Minh City (its 17,800
-is a count of business regulations), so volumes follow population only.
+is a count of business regulations), so provinces' volumes follow population only (intake.py).
 
 Procedure codes follow the national format (1.00xxxx) but are illustrative, not the official
 codes; statutory days are typical values from the procedures' legal bases, rounded.

@@ -88,6 +88,9 @@ class SimulatorSettings:
     volume_scale: float = 1.0  # × the national volume (≈ 70.8 M dossiers a year)
     time_scale: float = 3600.0  # simulated seconds per real second while catching up
     backfill: timedelta = timedelta(days=7)
+    # Keep the replay's sample after catching up: one density in every window (today, 7 days), so
+    # counts compare across the start of the run, at the price of a quiet live stream.
+    live_keeps_replay_sample: bool = False
     event_id_prefix: str = "sim"
     # Distinguishes runs that share a seed (a restarted demo): it goes into event ids and dossier
     # codes, otherwise the server would take the new run's events for resends of the old one's.
@@ -212,7 +215,12 @@ class DossierSimulator:
         self._elapsed = 0.0
         self._live_sample = self._sample_for(NATIONAL_MEAN_PER_SECOND * settings.volume_scale)
         self._replay_sample = self._replay_sample_for(now)
-        self._scheduled: list[tuple[datetime, int, _Dossier, str, Event | None]] = []
+        if settings.live_keeps_replay_sample:
+            self._live_sample = min(self._live_sample, self._replay_sample)
+        # A pending event is a small tuple: (POSIX time, serial, its dossier, type, shared extra
+        # fields). At the full national volume about 480,000 are pending after a simulated day
+        # (≈ 1.7 M at the steady state of a long run), so their size matters more than their shape.
+        self._scheduled: list[_Pending] = []
         self._serial = itertools.count(1)
         self._daily_serial: dict[tuple[str, str], int] = {}
         self._carry = {stream: 0.0 for stream in Stream}
@@ -289,7 +297,8 @@ class DossierSimulator:
             self._receive(start, end)
         self._clock = end
         due: list[Event] = []
-        while self._scheduled and self._scheduled[0][0] <= end:
+        until = end.timestamp()
+        while self._scheduled and self._scheduled[0][0] <= until:
             due.append(self._materialise(heapq.heappop(self._scheduled)))
         return self._inject_faults(due)
 
@@ -433,14 +442,15 @@ class DossierSimulator:
 
     def _schedule(self, moment: datetime, dossier: _Dossier, event_type: str, extra: Event | None = None) -> None:
         # Ids are numbered at planning time, so a seed gives the same ids whatever the tick length.
-        heapq.heappush(self._scheduled, (moment, next(self._serial), dossier, event_type, extra))
+        shared = None if extra is None else _EXTRAS.setdefault(tuple(sorted(extra.items())), extra)
+        heapq.heappush(self._scheduled, (moment.timestamp(), next(self._serial), dossier, event_type, shared))
 
-    def _materialise(self, entry: tuple[datetime, int, _Dossier, str, Event | None]) -> Event:
+    def _materialise(self, entry: _Pending) -> Event:
         moment, serial, dossier, event_type, extra = entry
         return {
             "event_id": f"{self._id_prefix}-{serial:09d}",
             "event_type": event_type,
-            "occurred_at": moment.astimezone(LOCAL_TZ).isoformat(timespec="seconds"),
+            "occurred_at": datetime.fromtimestamp(moment, LOCAL_TZ).isoformat(timespec="seconds"),
             **dossier.context(),
             **(extra or {}),
         }
@@ -464,6 +474,10 @@ class DossierSimulator:
         return out
 
 
+_Pending = tuple[float, int, "_Dossier", str, Event | None]
+# The few distinct extra-field sets (quality at receipt, payment channel, rating), one object each:
+# pending events share them and `_materialise` copies them out.
+_EXTRAS: dict[tuple[tuple[str, Any], ...], Event] = {}
 _PROCEDURE_NUMBER = {procedure.code: number for number, procedure in enumerate(PROCEDURES, start=1)}
 
 

@@ -197,3 +197,17 @@ def test_the_replay_posts_the_rate_as_a_sample_then_goes_live_at_full_volume() -
     assert 5 < per_second < 15  # the national volume, live, at 10:00 on a working day
     for event in events:
         assert at(event) <= now + timedelta(seconds=84)
+
+
+def test_live_can_keep_the_replay_sample_for_one_density_throughout() -> None:
+    now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    settings = SimulatorSettings(
+        seed=9, rate_per_second=40, backfill=timedelta(days=1), time_scale=3600, live_keeps_replay_sample=True
+    )
+    simulator, events = run(settings, now, 84)
+    assert simulator.live_sample == simulator.replay_sample < 0.01
+    replayed_hour = [e for e in events if e["event_type"] == "received" and now - timedelta(hours=1) <= at(e) < now]
+    live = [e for e in events if e["event_type"] == "received" and at(e) >= now]
+    # Per simulated second, the live minute is as dense as the replayed hour before it (Poisson slack).
+    live_seconds = 84 - (simulator.catch_up_seconds or 0)
+    assert len(live) <= len(replayed_hour) * live_seconds / 3600 * 3 + 3
