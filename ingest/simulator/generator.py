@@ -376,8 +376,17 @@ class DossierSimulator:
             overrun_seconds = max(int(overrun * day), 900)
             resolved = cal.add_working_seconds(deadline, overrun_seconds)
             if rng.random() < settings.apology_share_of_late:
-                # Once lateness is known, the letter (thư xin lỗi) goes out with a new appointment.
-                apology = cal.add_working_seconds(deadline, int(overrun_seconds * rng.uniform(0.05, 0.6)))
+                # The letter (thư xin lỗi) with a new appointment goes out once lateness is known:
+                # from half a day before the due date to most of a working day after it, inside the
+                # one working day of grace the late_without_apology rule allows, and always before
+                # the result.
+                offset = rng.uniform(-0.5, 0.8) * day
+                if offset < 0:
+                    apology = max(
+                        cal.subtract_working_seconds(deadline, int(-offset)), work_from + timedelta(minutes=5)
+                    )
+                else:
+                    apology = cal.add_working_seconds(deadline, int(min(offset, 0.9 * overrun_seconds)))
                 self._schedule(apology, dossier, "apology_issued")
         else:
             remaining = cal.working_seconds_between(work_from, deadline)

@@ -211,3 +211,27 @@ def test_live_can_keep_the_replay_sample_for_one_density_throughout() -> None:
     # Per simulated second, the live minute is as dense as the replayed hour before it (Poisson slack).
     live_seconds = 84 - (simulator.catch_up_seconds or 0)
     assert len(live) <= len(replayed_hour) * live_seconds / 3600 * 3 + 3
+
+
+def test_apologies_go_out_for_most_late_dossiers_within_the_grace(week: tuple[DossierSimulator, list[Event]]) -> None:
+    _, events = week
+    late = apologised = 0
+    for dossier in by_dossier(events).values():
+        times = {e["event_type"]: at(e) for e in dossier}
+        if "resolved" not in times or times.keys() & {"supplement_requested"}:
+            continue
+        deadline = CALENDAR.add_working_days(times["received"], dossier[0]["procedure"]["statutory_days"])
+        if times["resolved"] <= deadline:
+            assert "apology_issued" not in times
+            continue
+        late += 1
+        if "apology_issued" in times:
+            apologised += 1
+            assert times["apology_issued"] < times["resolved"]
+            # The late_without_apology rule allows one working day after the due date.
+            assert (
+                CALENDAR.working_seconds_between(deadline, times["apology_issued"]) <= CALENDAR.seconds_per_working_day
+            )
+            assert in_office_hours(times["apology_issued"])
+    assert late > 50
+    assert 0.55 < apologised / late < 0.85  # apology_share_of_late = 0.70
