@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     # Simulated seconds per real second while the simulator catches up on its back-filled week.
     simulate_time_scale: float = 20000.0
     # The simulated intake as a multiple of the national volume (≈ 70.8 M dossiers a year, by
-    # population; 1.0 ≈ 8 new dossiers a second in office hours); see ingest/simulator/intake.py.
+    # population; 1.0 ≈ 7 new dossiers a second in office hours); see ingest/simulator/intake.py.
     simulate_volume_scale: float = 1.0
     # How much of the past the simulator replays (at simulate_time_scale) before it runs live.
     simulate_backfill_hours: float = 168.0

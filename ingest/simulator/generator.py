@@ -20,15 +20,15 @@ Clock (clock.py): simulated = start + time_scale × elapsed, started `backfill` 
 `now` and never past real now, so the back-filled week replays in minutes and no event is ever
 stamped in the future; once caught up it follows real time.
 
-Load. The live stream is the full `volume_scale` volume (≈ 8 dossiers a second nationally in
-office hours at scale 1, ≈ 0.1 a second at 03:00), sampled down only if that exceeds
+Load. The live stream is the full `volume_scale` volume (≈ 7 dossiers a second nationally in
+office hours at scale 1, ≈ 9 at the 10:00 peak, ≈ 0.06 at 03:00), sampled down only if that exceeds
 `rate_per_second`. Replaying a week at that volume in seconds is beyond any demo database
 (1.4 M dossiers), so the replay is a uniform sample of whole dossiers, sized so that it posts
 `rate_per_second` new dossiers per real second on average: with the demo's 50/s at 20,000× a
 week is replayed in ≈ 30 s as ≈ 1 dossier in 900. A sample keeps every rate and share (on time,
 online, by province) unbiased; only the past's counts are smaller. For a full-volume replay give
 rate_per_second ≈ 2.24 × volume_scale × time_scale (e.g. --rate 2300 --time-scale 1000: a week in
-≈ 10 min, ≈ 9,000 events/s).
+≈ 10 min, ≈ 6,000 events/s; the generator itself makes ≈ 6,700 dossiers/s on one core).
 """
 
 from __future__ import annotations

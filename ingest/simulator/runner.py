@@ -80,7 +80,7 @@ async def run_simulator(
 
     The simulated clock replays the `backfill` before start at `time_scale` × real time, then
     follows real time. `volume_scale` is the intake as a multiple of the national volume (≈ 70.8 M
-    dossiers a year; 1.0 ≈ 8 new dossiers a second nationally in office hours). `rate_per_second`
+    dossiers a year; 1.0 ≈ 7 new dossiers a second nationally in office hours). `rate_per_second`
     is the replay's load: new dossiers per real second while catching up (the replay is a uniform
     sample sized to it), and a ceiling on the live stream's average. Each dossier yields about
     2.7 events over its life. `live_keeps_replay_sample` keeps the replay's sample after catching
@@ -103,10 +103,10 @@ async def run_simulator(
     simulator = DossierSimulator(settings, started_at)
     catch_up = simulator.catch_up_seconds
     log.info(
-        "simulator: %.3g × the national dossier volume, by population; replaying %s at %g× "
+        "simulator: %.3g × the national dossier volume, by population; replaying %.4g h at %g× "
         "(caught up in %s) as a sample of 1 in %.0f, then live at 1× (1 in %.0f)",
         settings.volume_scale,
-        settings.backfill,
+        settings.backfill.total_seconds() / 3600,
         settings.time_scale,
         "never" if catch_up is None else f"{catch_up:.0f} s",
         1 / simulator.replay_sample if simulator.replay_sample else float("inf"),
