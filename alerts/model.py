@@ -66,6 +66,10 @@ class Labels(Mapping[str, str]):
         if len(set(keys)) != len(keys):
             raise ValueError(f"Nhãn bị trùng khóa / duplicate label keys: {keys}")
         object.__setattr__(self, "pairs", ordered)
+        # A lookup index beside the pairs (not a field: equality and hash stay on the pairs). The
+        # engine reads labels of every alert every round; a linear scan per key made it quadratic
+        # in the labels of each set.
+        object.__setattr__(self, "_index", dict(ordered))
 
     @classmethod
     def of(cls, values: Mapping[str, str | None] | None = None, **kwargs: str | None) -> Labels:
@@ -73,10 +77,8 @@ class Labels(Mapping[str, str]):
         return cls(tuple((k, v) for k, v in merged.items() if v is not None))
 
     def __getitem__(self, key: str) -> str:
-        for k, v in self.pairs:
-            if k == key:
-                return v
-        raise KeyError(key)
+        index: dict[str, str] = self.__dict__["_index"]
+        return index[key]
 
     def __iter__(self) -> Iterator[str]:
         return (k for k, _ in self.pairs)
@@ -86,6 +88,9 @@ class Labels(Mapping[str, str]):
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.pairs)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__dict__["_index"]
 
 
 def fingerprint(rule_id: str, labels: Mapping[str, str]) -> str:
