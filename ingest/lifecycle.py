@@ -29,6 +29,8 @@ from operator import add, attrgetter, neg, sub
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from holidays import country_holidays
+
 from alerts.calendar import WorkingCalendar
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -46,6 +48,8 @@ class EventType(StrEnum):
     # Appended after the lifecycle steps: the tie order of the existing types is unchanged.
     FEE_PAID = "fee_paid"
     RATED = "rated"
+    # The source moved its appointment (gia hạn): carries the new `due_at`. Appended last, as above.
+    EXTENDED = "extended"
 
 
 class Channel(StrEnum):
@@ -102,6 +106,12 @@ class DossierEvent:
     digitised: bool | None = None  # received only
     payment_channel: str | None = None  # fee_paid only
     rating: str | None = None  # rated only
+    # The source's appointment (ngày hẹn trả on the citizen's slip), as given or moved by this
+    # event: received, supplement_received, apology_issued and extended only.
+    due_at: datetime | None = None
+    # The dossier's own statutory period when the source sent one (it wins over the catalogue's
+    # on a receipt: case-specific durations exist).
+    statutory_days: int | None = None
 
     @property
     def sort_key(self) -> tuple[datetime, int, str]:
@@ -146,6 +156,32 @@ class DossierState:
     payment_channel: str | None = None
     rated_at: datetime | None = None  # the latest rating
     rating: str | None = None
+    # The deadline twice over (migrations/026). `due_at` above is the one every count and index
+    # uses: the source's appointment when it sent one, else IOC's statutory calculation, kept
+    # here beside it (NULL, like due_at, while the clock is paused). The appointment is the
+    # latest one the source gave and when it gave it (a pause moves an appointment given before
+    # it, not one given during it).
+    statutory_due_at: datetime | None = None
+    appointment_at: datetime | None = None
+    appointment_set_at: datetime | None = None
+    # A deadline that still counts for the outcome although the appointment was moved past it:
+    # the one in force when an apology letter gave a new date (the letter admits the lateness),
+    # or when any move came after it had already passed. A missed deadline stays missed.
+    held_due_at: datetime | None = None
+
+    @property
+    def beyond_statutory(self) -> bool:
+        """The slip promised more time than the law allows: itself a finding."""
+        return (
+            self.appointment_at is not None and self.statutory_due_at is not None
+            and self.appointment_at > self.statutory_due_at
+        )  # fmt: skip
+
+    @property
+    def outcome_due_at(self) -> datetime | None:
+        """The deadline the outcome (early / on time / late) is measured against."""
+        held, due = self.held_due_at, self.due_at
+        return due if held is None or (due is not None and due < held) else held
 
     @property
     def is_open(self) -> bool:
@@ -193,15 +229,19 @@ def apply_event(
         if procedure is None:
             return None
         calendar = calendar_for(event.province_code)
+        days = procedure.statutory_days if event.statutory_days is None else event.statutory_days
+        statutory = deadline(calendar, t, days, 0)
+        appointment = event.due_at
         return DossierState(
             code=event.dossier_code, source_id=event.source_id, procedure_code=procedure.code,
-            sector=procedure.sector, statutory_days=procedure.statutory_days, agency_code=event.agency_code,
+            sector=procedure.sector, statutory_days=days, agency_code=event.agency_code,
             province_code=event.province_code, commune_code=event.commune_code,
             channel=event.channel or Channel.DIRECT.value, status="received", received_at=t,
-            due_at=deadline(calendar, t, procedure.statutory_days, 0), paused_at=None, paused_seconds=0,
+            due_at=statutory if appointment is None else appointment, paused_at=None, paused_seconds=0,
             resolved_at=None, returned_at=None, closed_at=None, outcome=None, late_since=None,
             apology_at=None, last_event_at=t, handler_code=event.handler_code, handler_name=event.handler_name,
-            online_level=event.online_level, digitised=event.digitised,
+            online_level=event.online_level, digitised=event.digitised, statutory_due_at=statutory,
+            appointment_at=appointment, appointment_set_at=None if appointment is None else t,
         )  # fmt: skip
     changes = _changes(state, event, calendar_for)
     if event.handler_code is not None and state.is_open:
@@ -215,7 +255,10 @@ def _changes(state: DossierState, event: DossierEvent, calendar_for: CalendarFor
     t = event.occurred_at
     kind = event.event_type
     if kind is EventType.APOLOGY_ISSUED:
-        return {} if state.apology_at else {"apology_at": t}
+        changes = {} if state.apology_at else {"apology_at": t}
+        if event.due_at is not None and state.is_open:
+            changes.update(_appoint(state, event.due_at, t, admits_late=True))
+        return changes
     if kind is EventType.FEE_PAID:
         return {} if state.fee_paid_at else {"fee_paid_at": t, "payment_channel": event.payment_channel}
     if kind is EventType.RATED:
@@ -231,16 +274,41 @@ def _changes(state: DossierState, event: DossierEvent, calendar_for: CalendarFor
     if kind is EventType.SUPPLEMENT_REQUESTED and state.paused_at is None:
         if state.due_at is not None and t >= state.due_at:
             return {}  # asking for papers once already late does not stop the lateness
-        return {"status": "supplement_requested", "paused_at": t, "due_at": None}
-    if kind is EventType.SUPPLEMENT_RECEIVED and state.paused_at is not None:
-        return _resume(state, t, calendar_for)
+        return {"status": "supplement_requested", "paused_at": t, "due_at": None, "statutory_due_at": None}
+    if kind is EventType.SUPPLEMENT_RECEIVED:
+        if state.paused_at is not None:
+            return _resume(state, t, calendar_for, event.due_at)
+        # No pause to end (the request came once already late): the new slip still counts.
+        return {} if event.due_at is None else _appoint(state, event.due_at, t)
+    if kind is EventType.EXTENDED:
+        return {} if event.due_at is None else _appoint(state, event.due_at, t)
     if kind is EventType.RESOLVED:
         return _resolve(state, t, calendar_for)
     if kind in (EventType.REJECTED, EventType.WITHDRAWN):
         running = _resume(state, t, calendar_for) if state.paused_at else {}
-        due = running.get("due_at", state.due_at)
+        due = _outcome_due(state, running)
         return {**running, "status": kind.value, "closed_at": t, "late_since": due if due and due < t else None}
     return {}
+
+
+def _appoint(state: DossierState, new: datetime, t: datetime, *, admits_late: bool = False) -> dict[str, Any]:
+    """The source gave a new appointment at `t`. It is what the citizen is now promised (overdue
+    and due-soon follow it), but it does not undo a lateness: a deadline already passed, or the one
+    an apology letter replaces, stays the yardstick of the outcome (`held_due_at`)."""
+    changes: dict[str, Any] = {"appointment_at": new, "appointment_set_at": t}
+    if state.paused_at is None:  # while paused there is no running deadline: it applies on resume
+        changes["due_at"] = new
+    current = state.due_at
+    if current is not None and new > current and (admits_late or t > current):
+        held = state.held_due_at
+        changes["held_due_at"] = current if held is None or current < held else held
+    return changes
+
+
+def _outcome_due(state: DossierState, running: dict[str, Any]) -> datetime | None:
+    due: datetime | None = running.get("due_at", state.due_at)
+    held: datetime | None = running.get("held_due_at", state.held_due_at)
+    return due if held is None or (due is not None and due < held) else held
 
 
 def _handler(state: DossierState, event: DossierEvent) -> dict[str, Any]:
@@ -252,17 +320,36 @@ def _handler(state: DossierState, event: DossierEvent) -> dict[str, Any]:
     return {"handler_code": event.handler_code, "handler_name": name}
 
 
-def _resume(state: DossierState, t: datetime, calendar_for: CalendarFor) -> dict[str, Any]:
-    assert state.paused_at is not None
+def _resume(
+    state: DossierState, t: datetime, calendar_for: CalendarFor, new_appointment: datetime | None = None
+) -> dict[str, Any]:
+    """The clock runs again: the statutory deadline moves by the pause's working time, and so
+    does an appointment (and a held deadline) given before the pause, unless the source sends a
+    new appointment with the supplement."""
+    paused_at = state.paused_at
+    assert paused_at is not None
     calendar = calendar_for(state.province_code)
-    paused = state.paused_seconds + calendar.working_seconds_between(state.paused_at, t)
-    due = deadline(calendar, state.received_at, state.statutory_days, paused)
-    return {"status": "received", "paused_at": None, "paused_seconds": paused, "due_at": due}
+    pause = calendar.working_seconds_between(paused_at, t)
+    paused = state.paused_seconds + pause
+    statutory = deadline(calendar, state.received_at, state.statutory_days, paused)
+    changes: dict[str, Any] = {
+        "status": "received", "paused_at": None, "paused_seconds": paused, "statutory_due_at": statutory,
+    }  # fmt: skip
+    appointment = state.appointment_at
+    if new_appointment is not None:
+        appointment = new_appointment
+        changes["appointment_at"], changes["appointment_set_at"] = appointment, t
+    elif appointment is not None and pause and (state.appointment_set_at or paused_at) <= paused_at:
+        appointment = changes["appointment_at"] = calendar.add_working_seconds(appointment, pause)
+    if state.held_due_at is not None and pause:
+        changes["held_due_at"] = calendar.add_working_seconds(state.held_due_at, pause)
+    changes["due_at"] = statutory if appointment is None else appointment
+    return changes
 
 
 def _resolve(state: DossierState, t: datetime, calendar_for: CalendarFor) -> dict[str, Any]:
     running = _resume(state, t, calendar_for) if state.paused_at else {}
-    due = running.get("due_at", state.due_at)
+    due = _outcome_due(state, running)
     assert due is not None
     outcome = outcome_of(t, due)
     return {
@@ -400,3 +487,185 @@ def rollup_delta(
         key: {field: n for field, n in zip(ROLLUP_FIELDS, counts, strict=True) if n}
         for key, counts in rollup_totals(pairs).items()
     }
+
+
+# -- how a deadline was reached (read time, one dossier) ---------------------------------------
+
+# The counting rules the fold applies: N full office days of working time from the receipt's
+# next working instant, the clock stopped while a supplement is awaited, weekends, national
+# holidays (Tết included) and operator overrides skipped. There is one built-in policy today;
+# an administrator-set, versioned policy takes this place in the explanation (same keys).
+BUILTIN_POLICY = {
+    "id": "builtin:vn-office-days",
+    "version": 1,
+    "source": "built-in",
+    "description": (
+        "N ngày làm việc tính từ thời điểm tiếp nhận (giờ hành chính), bỏ qua thứ Bảy, Chủ nhật, ngày lễ, "
+        "Tết và ngày nghỉ do quản trị viên khai báo; dừng đồng hồ khi chờ bổ sung hồ sơ / N office days of "
+        "working time from receipt, skipping weekends, public holidays (Tết included) and operator days off; "
+        "the clock stops while a supplement is awaited"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    started_at: datetime
+    ended_at: datetime | None  # None: still waiting for the supplement
+    working_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentChange:
+    """The source's appointment as one event gave it, or as a pause moved it (`moved_by_pause`)."""
+
+    occurred_at: datetime
+    event_type: str
+    event_id: str
+    due_at: datetime
+    moved_by_pause: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedDay:
+    day: date
+    kind: str  # holiday | day_off (operator override)
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineExplanation:
+    """How a dossier's deadline was reached, replayed from its event log with the fold itself (so
+    the two cannot disagree on the rules) and today's calendar."""
+
+    state: DossierState
+    counting_from: datetime
+    statutory_days_source: str  # dossier (sent with the receipt) | catalogue
+    catalogue_days: int | None
+    pauses: tuple[Pause, ...]
+    weekend_days: int
+    skipped: tuple[SkippedDay, ...]
+    worked_weekend_days: tuple[date, ...]
+    counted_until: datetime
+    appointments: tuple[AppointmentChange, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.state
+        due = s.outcome_due_at
+        return {
+            "due_at": s.due_at,
+            "basis": "appointment" if s.appointment_at is not None else "statutory",
+            "basis_label": (
+                "Theo giấy hẹn của hệ thống nguồn / the source's appointment" if s.appointment_at is not None
+                else "Theo thời hạn luật định (IOC tính) / the statutory deadline (computed by IOC)"
+            ),
+            "policy": BUILTIN_POLICY,
+            "statutory": {
+                "due_at": s.statutory_due_at,
+                "start": s.received_at,
+                "counting_from": self.counting_from,
+                "working_days": s.statutory_days,
+                "working_days_source": self.statutory_days_source,
+                "catalogue_working_days": self.catalogue_days,
+                "differs_from_catalogue": self.catalogue_days is not None and self.catalogue_days != s.statutory_days,
+                "paused_working_seconds": s.paused_seconds,
+                "pauses": [
+                    {"started_at": p.started_at, "ended_at": p.ended_at, "working_seconds": p.working_seconds}
+                    for p in self.pauses
+                ],
+                "counted_until": self.counted_until,
+                "weekend_days_skipped": self.weekend_days,
+                "holidays_skipped": [
+                    {"day": d.day.isoformat(), "name": d.name} for d in self.skipped if d.kind == "holiday"
+                ],
+                "overrides_skipped": [
+                    {"day": d.day.isoformat(), "kind": "day_off"} for d in self.skipped if d.kind == "day_off"
+                ],
+                "weekend_days_worked": [d.isoformat() for d in self.worked_weekend_days],
+            },
+            "appointment": None if s.appointment_at is None else {
+                "due_at": s.appointment_at,
+                "given_at": s.appointment_set_at,
+                "beyond_statutory": s.beyond_statutory,
+                "history": [
+                    {"occurred_at": a.occurred_at, "event_type": a.event_type, "event_id": a.event_id,
+                     "due_at": a.due_at, "moved_by_pause": a.moved_by_pause}
+                    for a in self.appointments
+                ],
+            },
+            # The deadline the outcome is measured against when it is not `due_at` (see held_due_at).
+            "outcome_due_at": due,
+            "held_due_at": s.held_due_at,
+        }  # fmt: skip
+
+
+def explain_deadline(
+    events: Iterable[DossierEvent],
+    calendar_for: CalendarFor,
+    procedure_of: ProcedureLookup,
+    owner_place: tuple[str, str | None] | None = None,
+) -> DeadlineExplanation | None:
+    """Replay the fold event by event, noting each pause and each appointment change, then walk
+    the calendar days the statutory count spanned. None when the events make no dossier."""
+    state: DossierState | None = None
+    receipt: DossierEvent | None = None
+    pauses: list[Pause] = []
+    appointments: list[AppointmentChange] = []
+    for event in sorted(events, key=lambda e: e.sort_key):
+        before = state
+        state = fold(state, [event], calendar_for, procedure_of, owner_place)
+        if state is None or state is before:
+            continue
+        if before is None:
+            receipt = event
+        elif before.paused_at is not None and state.paused_at is None:
+            pauses.append(Pause(before.paused_at, event.occurred_at, state.paused_seconds - before.paused_seconds))
+        if state.appointment_at != (before.appointment_at if before else None) and state.appointment_at is not None:
+            moved = event.due_at is None or event.due_at != state.appointment_at
+            appointments.append(AppointmentChange(
+                event.occurred_at, event.event_type.value, event.event_id, state.appointment_at, moved,
+            ))  # fmt: skip
+    if state is None or receipt is None:
+        return None
+    if state.paused_at is not None:
+        pauses.append(Pause(state.paused_at, None, 0))
+    calendar = calendar_for(state.province_code)
+    counting_from = calendar.next_working_instant(state.received_at)
+    counted_until = state.statutory_due_at or deadline(
+        calendar, state.received_at, state.statutory_days, state.paused_seconds
+    )
+    weekend_days, skipped, worked = _days_skipped(calendar, counting_from, counted_until)
+    catalogue = procedure_of(state.procedure_code)
+    return DeadlineExplanation(
+        state=state, counting_from=counting_from,
+        statutory_days_source="catalogue" if receipt.statutory_days is None else "dossier",
+        catalogue_days=None if catalogue is None else catalogue.statutory_days, pauses=tuple(pauses),
+        weekend_days=weekend_days, skipped=tuple(skipped), worked_weekend_days=tuple(worked),
+        counted_until=counted_until, appointments=tuple(appointments),
+    )  # fmt: skip
+
+
+def _days_skipped(
+    calendar: WorkingCalendar, start: datetime, end: datetime
+) -> tuple[int, list[SkippedDay], list[date]]:
+    """The days off between the two instants (local dates), told apart: plain weekend days (a
+    count), national holidays (named), operator days off; and the weekend days worked instead."""
+    first = start.astimezone(calendar.tz).date()
+    last = end.astimezone(calendar.tz).date()
+    names = country_holidays("VN", years=range(first.year, last.year + 1))
+    weekend = 0
+    skipped: list[SkippedDay] = []
+    worked: list[date] = []
+    for ordinal in range(first.toordinal(), last.toordinal() + 1):
+        day = date.fromordinal(ordinal)
+        is_weekend = day.weekday() >= 5
+        if calendar.is_working_day(day):
+            if is_weekend:
+                worked.append(day)
+        elif day in calendar.overrides.days_off and day not in names:
+            skipped.append(SkippedDay(day, "day_off", None))
+        elif day in names:
+            skipped.append(SkippedDay(day, "holiday", str(names.get(day))))
+        else:
+            weekend += 1
+    return weekend, skipped, worked

@@ -221,7 +221,8 @@ def parse_batch(
             handler_name=item.handler.name if item.handler else None,
             online_level=item.online_level.value if item.online_level else None, digitised=item.digitised,
             payment_channel=item.payment_channel.value if item.payment_channel else None,
-            rating=item.rating.value if item.rating else None,
+            rating=item.rating.value if item.rating else None, due_at=item.due_at,
+            statutory_days=item.procedure.statutory_days if item.procedure else None,
         )  # fmt: skip
         batch.accepted.append((index, event, place.converted_from))
     return batch

@@ -58,7 +58,7 @@ DELETE_ORPHANS = "DELETE FROM dossier_orphan WHERE dossier_code = ANY(%s)"
 SELECT_HISTORY = """
 SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code, commune_code,
        agency_code, procedure_code, channel, handler_code, handler_name, online_level, digitised,
-       payment_channel, rating
+       payment_channel, rating, due_at, statutory_days
 FROM dossier_event WHERE dossier_code = ANY(%s)
 """
 # Where each code was registered (ingest/ownership.py): a refold keeps only the events placed there.

@@ -8,7 +8,7 @@ few and fixed, and each refusal names the field and what was expected.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ingest.lifecycle import Channel, EventType, OnlineLevel, PaymentChannel, Rating
@@ -17,6 +17,9 @@ from ioc.localities.resolve import LocalityRef
 MAX_CODE = 128
 MAX_NAME = 300
 MAX_STATUTORY_DAYS = 365
+# An appointment (ngày hẹn trả) further out than this from its event is a typo, not a promise:
+# the longest statutory period (365 working days) fits well inside it.
+MAX_APPOINTMENT_AHEAD = timedelta(days=3 * 366)
 UNSTORABLE = (
     "chứa ký tự NUL hoặc ký tự UTF-16 đơn lẻ, không lưu được / contains a NUL character or a lone UTF-16 "
     "surrogate, which cannot be stored"
@@ -27,7 +30,7 @@ _LOCALITY_KEYS = frozenset(LOCALITY_FIELDS)
 _LOCALITY_SLOT = {name: i for i, name in enumerate(LOCALITY_FIELDS)}
 _EVENT_KEYS = frozenset(
     {"event_id", "dossier_code", "event_type", "occurred_at", "locality", "procedure", "agency", "channel",
-     "handler", "applicant", "online_level", "digitised", "payment_channel", "rating"}
+     "handler", "applicant", "online_level", "digitised", "payment_channel", "rating", "due_at"}
 )  # fmt: skip
 _REQUIRED = ("event_id", "dossier_code", "event_type", "occurred_at", "locality")
 _PROCEDURE_KEYS = frozenset({"code", "name", "sector", "statutory_days"})
@@ -111,6 +114,15 @@ class EventIn:
     digitised: bool | None = None
     payment_channel: PaymentChannel | None = None
     rating: Rating | None = None
+    due_at: datetime | None = None  # the source's appointment (see _APPOINTING)
+
+
+# The events that may carry the source's appointment (`due_at`): the slip given at receipt, the
+# new slip after a supplement, the new date an apology letter gives, and an extension (gia hạn),
+# which is nothing but a new date and so requires one.
+_APPOINTING = frozenset(
+    {EventType.RECEIVED, EventType.SUPPLEMENT_RECEIVED, EventType.APOLOGY_ISSUED, EventType.EXTENDED}
+)
 
 
 def validate_event(raw: Any) -> EventIn:
@@ -135,11 +147,15 @@ def validate_event(raw: Any) -> EventIn:
             raise InvalidItem("invalid_field", f"channel: must be one of {', '.join(_CHANNELS)}")
     needs_quality = event_type in _REQUIRED_QUALITY or not _QUALITY_KEYS.isdisjoint(raw)
     quality = _quality(raw, event_type, channel) if needs_quality else _NO_QUALITY
+    occurred_at = _moment(raw["occurred_at"])
+    due_at = None
+    if raw.get("due_at") is not None or event_type is EventType.EXTENDED:
+        due_at = _appointment(raw.get("due_at"), event_type, occurred_at)
     return EventIn(
         event_id=_text(raw["event_id"], "event_id", MAX_CODE),
         dossier_code=_text(raw["dossier_code"], "dossier_code", MAX_CODE),
         event_type=event_type,
-        occurred_at=_moment(raw["occurred_at"]),
+        occurred_at=occurred_at,
         locality=_locality(raw["locality"]),
         procedure=_procedure(raw.get("procedure")),
         agency=_agency(raw.get("agency")),
@@ -149,7 +165,22 @@ def validate_event(raw: Any) -> EventIn:
         digitised=quality[1],
         payment_channel=quality[2],
         rating=quality[3],
+        due_at=due_at,
     )
+
+
+def _appointment(value: Any, event_type: EventType, occurred_at: datetime) -> datetime:
+    if event_type not in _APPOINTING:
+        kinds = ", ".join(f"'{kind.value}'" for kind in EventType if kind in _APPOINTING)
+        raise InvalidItem("inconsistent_field", f"due_at: only allowed on {kinds} events")
+    if value is None:
+        raise InvalidItem("missing_field", f"due_at: required on a '{event_type.value}' event")
+    due_at = _moment(value, "due_at")
+    if due_at < occurred_at:
+        raise InvalidItem("inconsistent_field", "due_at: an appointment cannot be earlier than the event giving it")
+    if due_at - occurred_at > MAX_APPOINTMENT_AHEAD:
+        raise InvalidItem("invalid_time", f"due_at: more than {MAX_APPOINTMENT_AHEAD.days} days after occurred_at")
+    return due_at
 
 
 _QUALITY_KEYS = frozenset(_FIELD_EVENT)
@@ -217,15 +248,15 @@ def _optional_text(value: Any, where: str, limit: int) -> str | None:
     return None if value is None else _text(value, where, limit)
 
 
-def _moment(value: Any) -> datetime:
+def _moment(value: Any, where: str = "occurred_at") -> datetime:
     if not isinstance(value, str):
-        raise InvalidItem("invalid_time", "occurred_at: must be an ISO 8601 date-time string with a UTC offset")
+        raise InvalidItem("invalid_time", f"{where}: must be an ISO 8601 date-time string with a UTC offset")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidItem("invalid_time", f"occurred_at: {value!r} is not an ISO 8601 date-time ({exc})") from exc
+        raise InvalidItem("invalid_time", f"{where}: {value!r} is not an ISO 8601 date-time ({exc})") from exc
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidItem("invalid_time", f"occurred_at: {value!r} has no UTC offset (e.g. +07:00 or Z)")
+        raise InvalidItem("invalid_time", f"{where}: {value!r} has no UTC offset (e.g. +07:00 or Z)")
     return moment
 
 

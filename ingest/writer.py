@@ -54,11 +54,11 @@ WHERE agency.name IS DISTINCT FROM EXCLUDED.name
 EVENT_COLUMNS = (
     "occurred_at", "dossier_code", "event_type", "source_id", "event_id", "ingested_at",
     "province_code", "commune_code", "agency_code", "procedure_code", "channel", "handler_code", "handler_name",
-    "online_level", "digitised", "payment_channel", "rating",
+    "online_level", "digitised", "payment_channel", "rating", "due_at", "statutory_days",
 )  # fmt: skip
 COPY_EVENTS = f"COPY dossier_event ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 EVENT_TYPES = ["timestamptz", "text", "text", "text", "text", "timestamptz", *("text" for _ in range(8)), "bool",
-               "text", "text"]  # fmt: skip
+               "text", "text", "timestamptz", "int4"]  # fmt: skip
 # Registration first, then the read-back as its own statement: under READ COMMITTED a second
 # statement sees a registration that a concurrent batch committed while this one waited on the
 # primary key, where a single statement (a CTE) would still see its old snapshot.
@@ -255,5 +255,6 @@ async def copy_events(conn: Conn, events: Sequence[DossierEvent], ingested_at: d
             await copy.write_row((
                 e.occurred_at, e.dossier_code, e.event_type.value, e.source_id, e.event_id, ingested_at,
                 e.province_code, e.commune_code, e.agency_code, e.procedure_code, e.channel, e.handler_code,
-                e.handler_name, e.online_level, e.digitised, e.payment_channel, e.rating,
+                e.handler_name, e.online_level, e.digitised, e.payment_channel, e.rating, e.due_at,
+                e.statutory_days,
             ))  # fmt: skip
