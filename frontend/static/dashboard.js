@@ -23,7 +23,8 @@
     notice: null, // a problem to show before there is a connection to speak of
     provinces: {}, // code -> P (only the provinces the scope touches)
     communes: {}, // code -> C (scopes below a whole province: their communes, for names)
-    alerts: {}, // id -> A
+    alerts: {}, // id -> A (the snapshot's first page of the queue, then every alert a delta brings)
+    alertCounts: null, // open alerts by state, severity and locality, over the whole scope (the live feed's)
     freshness: null,
     window: null,
     generatedAt: null,
@@ -85,6 +86,7 @@
     for (const c of data.communes || []) state.communes[c.code] = c;
     state.alerts = {};
     for (const a of data.alerts) state.alerts[a.id] = a;
+    state.alertCounts = data.alert_counts || null;
     state.freshness = data.freshness;
     state.window = data.window;
     state.generatedAt = data.generated_at;
@@ -99,6 +101,7 @@
       if (kind === "province") setOrDelete(state.provinces, id, value);
       else if (kind === "commune") setOrDelete(state.communes, id, value);
       else if (kind === "alert") setOrDelete(state.alerts, id, value);
+      else if (kind === "alert_counts") state.alertCounts = value;
       else if (kind === "freshness") state.freshness = value;
       else if (kind === "headline") state.headline = Object.assign({}, state.headline, { [id]: value });
       // Any other key is from a newer server: ignored, the rest of the delta still applies.
@@ -215,7 +218,8 @@
 
   function renderAlerts(alerts, now) {
     const feed = $("alert-feed");
-    const firing = alerts.filter((a) => a.state === "firing").length;
+    // The snapshot carries the first page of alerts only: the count is the feed's, over them all.
+    const firing = state.alertCounts ? state.alertCounts.firing : alerts.filter((a) => a.state === "firing").length;
     $("alert-count").textContent = firing > 0 ? firing + " đang cảnh báo" : "không có cảnh báo đang kích hoạt";
     const items = alerts.slice().sort(alertOrder).slice(0, MAX_ALERTS_SHOWN).map((a) => {
       const li = el("li", "alert severity-" + a.severity + " state-" + a.state);

@@ -7,8 +7,14 @@ Access control, in order:
      refused at the handshake: HTTP 401), or else a token in the first message. Never in the URL:
      URLs end up in logs and browser history.
   3. The stream is the view of the principal's scope: only in-scope rows ever reach it.
-  4. The credential is checked again every `RECHECK_SECONDS`: revoking a display token or a
-     session ends the stream it opened.
+  4. The credential is checked again about every `RECHECK_SECONDS`: revoking a display token or a
+     session ends the stream it opened. One task per process does it for every client (`CredentialWatch`):
+     each client's turn comes at its own jittered time, so a thousand screens connected in the same
+     second are not re-checked in the same second, and the clients due together are checked on
+     one pooled connection in one transaction.
+
+Per client there is the handler (which sends) and one reader task (which notices a closed
+socket); an idle wall screen costs those two coroutines, a subscription and its bounded queue.
 
 The client speaks first: `{"type": "hello", "epoch": …, "last_seq": …}` (nulls on a first visit),
 with `"token": "<access or display token>"` when it has no cookie. Close codes: 1008 no hello,
@@ -20,8 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,12 +43,15 @@ from ioc.api.deps import AppState
 from ioc.api.guard import authenticate, declare, same_origin
 from ioc.auth.policy import Action, Policy, allowed
 from ioc.auth.principal import Principal
-from ioc.auth.resolve import Presented, Unauthenticated, principal_for
+from ioc.auth.resolve import Presented, Unauthenticated, presented_credential, principal_for
+from ioc.live.hub import Subscription
 
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT_SECONDS = 10.0
 # How often a connected client's credential is checked again; tests make it short.
 RECHECK_SECONDS = 60.0
+# Each client's next check lands at RECHECK_SECONDS times a factor drawn from this range.
+RECHECK_JITTER = (0.75, 1.25)
 
 POLICY = Policy(Action.STATUS_READ, "list")
 
@@ -83,7 +95,7 @@ def live_router() -> APIRouter:
         principal = from_handshake
         if presented is not None:
             try:
-                principal = await _resolve(websocket, state, presented)
+                principal = await _resolve(state, presented)
             except Unauthenticated:
                 await _close(websocket, BAD_CREDENTIAL)
                 return
@@ -114,58 +126,148 @@ async def _stream(
     last_seq: int | None,
 ) -> Closing | None:
     """Send the principal's view until the client leaves or its credential ends; why it ended."""
+    # The credential to check again: the hello's token, else the handshake's cookie or header.
+    credential = presented or presented_credential(websocket.headers, websocket.cookies)
     async with state.feed.subscribe(principal.scope, epoch, last_seq) as subscription:
+        watched = _Watched(principal.scope.key, credential, subscription)
+        watch = _watch_of(websocket, state)
+        watch.add(watched)
         # When the client goes away, end the subscription at once: otherwise this handler
         # would wait for the next delta to notice, holding a hub slot and blocking shutdown.
         reader = asyncio.create_task(_drain_client(websocket))
         reader.add_done_callback(lambda _: subscription.close())
-        watcher = asyncio.create_task(_watch_credential(websocket, state, principal, presented))
-        watcher.add_done_callback(lambda _: subscription.close())
         try:
-            async for message in subscription:
-                await websocket.send_text(message.json)
+            while True:
+                # No local name for the message: an idle client would keep its last one (often
+                # the snapshot) alive until the next delta.
+                await websocket.send_text((await anext(subscription)).json)
+        except StopAsyncIteration:
+            pass
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:
             reader.cancel()
-            watcher.cancel()  # no-op when it is the one that ended the stream
-    if not watcher.done() or watcher.cancelled():
-        return None
-    if (error := watcher.exception()) is not None:
-        log.error("live credential check failed", exc_info=error)
-        return ENDED_CREDENTIAL
-    return watcher.result()
+            watch.remove(watched)
+    return watched.closing
 
 
-async def _watch_credential(
-    websocket: WebSocket, state: AppState, principal: Principal, presented: Presented | None
-) -> Closing:
-    """Resolve the credential again every RECHECK_SECONDS; return once the stream must end."""
-    while True:
-        await asyncio.sleep(RECHECK_SECONDS)
+@dataclass(eq=False)
+class _Watched:
+    """One live client as the credential watch sees it."""
+
+    scope_key: str
+    credential: Presented | None
+    subscription: Subscription
+    closing: Closing | None = None  # set when the watch ended the stream: the close code to send
+    done: bool = False
+
+
+@dataclass
+class CredentialWatch:
+    """Re-checks every live client's credential from one task: those due together, on one connection.
+
+    Clients wait in a heap by due time; the task sleeps until the earliest, takes every client
+    due by then, resolves their credentials in one transaction, ends the streams whose
+    credential ended, and schedules the rest again with fresh jitter. It stops when no client
+    is left and starts again with the next one.
+    """
+
+    state: AppState
+    _heap: list[tuple[float, int, _Watched]] = field(default_factory=list)
+    _order: itertools.count[int] = field(default_factory=itertools.count)
+    _task: asyncio.Task[None] | None = None
+    _live: int = 0
+
+    def add(self, watched: _Watched) -> None:
+        self._live += 1
+        self._schedule(watched)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="live credential watch")
+
+    def remove(self, watched: _Watched) -> None:
+        if not watched.done:
+            watched.done = True  # left in the heap; skipped when its turn comes
+            self._live -= 1
+        if self._live == 0 and self._task is not None:
+            # Nobody left to watch (the last screen went, or shutdown): no task lingers.
+            self._task.cancel()
+            self._task = None
+            self._heap.clear()
+
+    def _schedule(self, watched: _Watched) -> None:
+        due = asyncio.get_running_loop().time() + RECHECK_SECONDS * random.uniform(*RECHECK_JITTER)
+        heapq.heappush(self._heap, (due, next(self._order), watched))
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._heap:
+            delay = self._heap[0][0] - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = loop.time()
+            due: list[_Watched] = []
+            while self._heap and self._heap[0][0] <= now:
+                _, _, watched = heapq.heappop(self._heap)
+                if not watched.done:
+                    due.append(watched)
+            if due:
+                await self._check(due)
+
+    async def _check(self, due: list[_Watched]) -> None:
         try:
-            current = await _resolve(websocket, state, presented)
-        except Unauthenticated:
-            return ENDED_CREDENTIAL
+            verdicts = await _verdicts(self.state, [w.credential for w in due], [w.scope_key for w in due])
         except (psycopg.Error, OSError) as exc:
             # The database being briefly away is no reason to blank every wall screen.
-            log.warning("could not re-check a live client's credential: %s", exc)
-            continue
-        if current is None:
-            return ENDED_CREDENTIAL
-        if not allowed(current.role, Action.STATUS_READ):
-            return FORBIDDEN
-        if current.scope.key != principal.scope.key:
-            return SCOPE_CHANGED
+            log.warning("could not re-check %d live clients' credentials: %s", len(due), exc)
+            verdicts = [None] * len(due)
+        for watched, closing in zip(due, verdicts, strict=True):
+            if watched.done:
+                continue
+            if closing is None:
+                self._schedule(watched)
+            else:
+                watched.closing = closing
+                self.remove(watched)
+                watched.subscription.close()
 
 
-async def _resolve(websocket: WebSocket, state: AppState, presented: Presented | None) -> Principal | None:
-    """The principal behind a hello token, or (None) behind the handshake's own credential."""
-    if presented is None:
-        try:
-            return await authenticate(websocket)
-        except HTTPException as exc:
-            raise Unauthenticated(str(exc.detail)) from exc
+def _watch_of(websocket: WebSocket, state: AppState) -> CredentialWatch:
+    """The application's watch, created with its first live client."""
+    watch = getattr(websocket.app.state, "live_credential_watch", None)
+    if not isinstance(watch, CredentialWatch):
+        watch = CredentialWatch(state)
+        websocket.app.state.live_credential_watch = watch
+    return watch
+
+
+async def _verdicts(
+    state: AppState, credentials: list[Presented | None], scope_keys: list[str]
+) -> list[Closing | None]:
+    """For each credential, why its stream must end (None: it may go on). One connection, one commit."""
+    now = datetime.now(UTC)
+    out: list[Closing | None] = []
+    async with state.pool.connection() as conn:
+        for credential, scope_key in zip(credentials, scope_keys, strict=True):
+            if credential is None:
+                out.append(ENDED_CREDENTIAL)
+                continue
+            try:
+                current = await principal_for(conn, credential, now, state.oidc)
+            except Unauthenticated:
+                out.append(ENDED_CREDENTIAL)
+                continue
+            if not allowed(current.role, Action.STATUS_READ):
+                out.append(FORBIDDEN)
+            elif current.scope.key != scope_key:
+                out.append(SCOPE_CHANGED)
+            else:
+                out.append(None)
+        await conn.commit()  # displays' last-seen times
+    return out
+
+
+async def _resolve(state: AppState, presented: Presented) -> Principal:
+    """The principal behind a hello token."""
     async with state.pool.connection() as conn:
         principal = await principal_for(conn, presented, datetime.now(UTC), state.oidc)
         await conn.commit()  # a display's last-seen time

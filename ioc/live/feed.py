@@ -222,7 +222,9 @@ class LiveFeed:
 
     async def _snapshot(self, view: ScopeView) -> dict[str, Any]:
         async with self._pool.connection() as conn:
-            return await view.read_snapshot(conn, self._reading(), self._expected)
+            data = await view.read_snapshot(conn, self._reading(), self._expected)
+        view.seed_from_snapshot(data)
+        return data
 
     def _reading(self) -> Reading:
         now = datetime.now(UTC)
@@ -340,8 +342,10 @@ class LiveFeed:
             concerned = set(views) if dirty is None else self._views_of(touched)
             for view in concerned:
                 rows[view] = await self._view_rows(conn, view, reading, everything, dirty, streams, localities)
-                if freshness is not None:
-                    rows[view]["freshness"] = freshness
+            if freshness is not None:
+                # The dossier feed's freshness is everyone's, whichever province the change was in.
+                for view in views:
+                    rows.setdefault(view, {})["freshness"] = freshness
         published = 0
         for view, changed in rows.items():
             published += view.publish_rows(changed)

@@ -99,12 +99,21 @@ class _Pending:
 
 
 class Subscription:
-    """One client's view of the hub: async-iterate it to get `HubMessage`s in order."""
+    """One client's view of the hub: async-iterate it to get `HubMessage`s in order.
+
+    Its queue is a plain deque with one waiter rather than an asyncio.Queue (three deques and an
+    event each): a thousand idle wall screens hold a thousand of these.
+    """
+
+    __slots__ = ("_awaiting_resync", "_closed", "_hub", "_items", "_last_seq", "_queue_size", "_ready", "_waiter")
 
     def __init__(self, hub: LiveHub, queue_size: int) -> None:
         self._hub = hub
-        self._queue: asyncio.Queue[_QueueItem] = asyncio.Queue(maxsize=queue_size)
-        self._ready: deque[HubMessage] = deque()
+        self._queue_size = queue_size
+        self._items: deque[_QueueItem] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        # Messages that go out before anything queued: a snapshot or the missed deltas (rare).
+        self._ready: deque[HubMessage] | None = None
         self._last_seq = -1
         self._awaiting_resync = False
         self._closed = False
@@ -113,14 +122,19 @@ class Subscription:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def backlog(self) -> int:
+        """Items queued and not yet taken (deltas, or a resync marker)."""
+        return len(self._items)
+
     def close(self) -> None:
         """Unsubscribe; a consumer waiting for the next message stops iterating."""
         if self._closed:
             return
         self._closed = True
-        self._ready.clear()
+        self._ready = None
         self._drain()
-        self._queue.put_nowait(_CLOSED)
+        self._put(_CLOSED)
         self._hub._remove(self)
 
     async def __aenter__(self) -> Subscription:
@@ -142,8 +156,11 @@ class Subscription:
             if self._closed:
                 raise StopAsyncIteration
             if self._ready:
-                return self._ready.popleft()
-            item = await self._queue.get()
+                message = self._ready.popleft()
+                if not self._ready:
+                    self._ready = None
+                return message
+            item = await self._get()
             if item is _CLOSED:
                 raise StopAsyncIteration
             if item is _RESYNC:
@@ -155,6 +172,20 @@ class Subscription:
             self._last_seq = item.seq
             return item
 
+    async def _get(self) -> _QueueItem:
+        while not self._items:
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+    def _put(self, item: _QueueItem) -> None:
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
     # -- called by the hub ------------------------------------------------------------------
 
     def _offer(self, message: HubMessage) -> int:
@@ -162,39 +193,34 @@ class Subscription:
         if self._closed or self._awaiting_resync:
             # The snapshot this client is about to get supersedes the delta.
             return 1 if self._awaiting_resync else 0
-        try:
-            self._queue.put_nowait(message)
+        if len(self._items) < self._queue_size:
+            self._put(message)
             return 0
-        except asyncio.QueueFull:
-            dropped = self._drain() + 1
-            self._awaiting_resync = True
-            self._queue.put_nowait(_RESYNC)
-            return dropped
+        dropped = self._drain() + 1
+        self._awaiting_resync = True
+        self._put(_RESYNC)
+        return dropped
 
     def _start_from_history(self, missed: list[HubMessage], last_seq: int) -> None:
-        self._ready.extend(missed)
+        if missed:
+            self._ready = deque(missed)
         self._last_seq = last_seq if not missed else missed[-1].seq
 
     async def _resync(self) -> None:
         """Replace whatever the client had with a snapshot plus the deltas it predates."""
         self._awaiting_resync = False  # deltas from here on queue up behind the snapshot
-        self._ready.clear()
+        self._ready = None
         snapshot_seq, catch_up, task = self._hub._begin_snapshot()
         data = await asyncio.shield(task)
         if self._closed:
             return
-        self._ready.append(HubMessage("snapshot", self._hub.epoch, snapshot_seq, data))
-        self._ready.extend(catch_up)
+        self._ready = deque([HubMessage("snapshot", self._hub.epoch, snapshot_seq, data), *catch_up])
         self._last_seq = catch_up[-1].seq if catch_up else snapshot_seq
 
     def _drain(self) -> int:
-        count = 0
-        while True:
-            try:
-                self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return count
-            count += 1
+        count = len(self._items)
+        self._items.clear()
+        return count
 
 
 class LiveHub:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from ioc.auth.scope import Scope
 from ioc.db.pool import Conn
 from ioc.live.alert_index import (
@@ -74,7 +76,7 @@ class ScopeView:
         self.scope = scope
         self.provinces = provinces
         self.hub = hub
-        self._published: dict[str, Any] = {}
+        self._published: dict[str, bytes] = {}
         # Maintained by the feed: live subscriptions, the pending expiry, the hub's flush task.
         self.subscribers = 0
         self.expiry: asyncio.TimerHandle | None = None
@@ -198,11 +200,30 @@ class ScopeView:
     # -- publishing ---------------------------------------------------------------------------
 
     def publish_if_changed(self, key: str, payload: dict[str, Any]) -> int:
-        if self._published.get(key) == payload:
+        # What was published is remembered as its JSON bytes: exact, and a third of the dict's size
+        # (a thousand views each remember their rows).
+        encoded = orjson.dumps(payload)
+        if self._published.get(key) == encoded:
             return 0
-        self._published[key] = payload
+        self._published[key] = encoded
         self.hub.publish(key, payload)
         return 1
+
+    def seed_from_snapshot(self, data: dict[str, Any]) -> None:
+        """Remember a new view's first snapshot as published, so its first refresh sends only news.
+
+        Only for a view that has published nothing yet: its only clients are the ones this
+        snapshot is for. (A later snapshot must not overwrite what older clients last received.)
+        """
+        if self._published or self.hub.seq:
+            return
+        rows = {f"province:{p['code']}": p for p in data.get("provinces", ())}
+        rows |= {f"commune:{c['code']}": c for c in data.get("communes", ())}
+        rows |= {f"headline:{stream}": entry for stream, entry in data.get("headline", {}).items()}
+        for key in ("freshness", "alert_counts"):
+            if key in data:
+                rows[key] = data[key]
+        self._published = {key: orjson.dumps(payload) for key, payload in rows.items()}
 
     def publish_rows(self, rows: dict[str, Any]) -> int:
         # No await in here: rows read together leave in the same delta.
