@@ -127,6 +127,7 @@ class _Round:
     changed_ids: list[int] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     guarded: list[str] = field(default_factory=list)
+    applied: list[tuple[str, _Applied]] = field(default_factory=list)
 
 
 @dataclass
@@ -192,17 +193,20 @@ class AlertEngine:
                 if not row or not row[0]:
                     return EvaluationReport(False, 0, 0, 0)
                 specs = await self.rules(conn)
-                open_alerts = await self._open_alerts(conn)
+                # Indexed by rule once, so each rule's evaluation reads only its own alerts.
+                open_by_rule: dict[str, list[OpenAlert]] = {}
+                for alert in await self._open_alerts(conn):
+                    open_by_rule.setdefault(alert.rule_id, []).append(alert)
                 done = _Round()
                 for spec in specs:
                     if stream is not None and stream not in spec.streams:
                         continue
-                    await self._rule_round(conn, spec, now, open_alerts, done)
+                    await self._rule_round(conn, spec, now, open_by_rule.get(spec.id, []), done)
                 if self._explicit is None and stream is None:
                     # Rules no longer enabled: their open alerts resolve (no signal, no keep-firing).
                     live = {s.id for s in specs}
-                    for rule_id in sorted({a.rule_id for a in open_alerts} - live):
-                        await self._retire(conn, rule_id, now, open_alerts, done)
+                    for rule_id in sorted(open_by_rule.keys() - live):
+                        await self._retire(conn, rule_id, now, open_by_rule[rule_id], done)
                 # The ids leave in payloads under PostgreSQL's 8,000-byte limit, delivered at commit.
                 payloads = await notify_live(conn, "alert", "ids", done.changed_ids)
         except Exception as exc:
@@ -210,6 +214,10 @@ class AlertEngine:
             # The caller (alerts/pipeline.py) logs the traceback; this says what was lost.
             log.error("alert evaluation round failed (stream=%s), nothing of it committed: %r", stream or "all", exc)
             raise
+        # Counted once committed: a rule rolled back to its savepoint, or a round that failed, counts nothing.
+        for rule_id, applied in done.applied:
+            for to_state in applied.to_states:
+                self._metrics.alert_transitions.labels(rule_id, to_state).inc()
         self._metrics.alert_notify_payloads.labels("alert").inc(payloads)
         self._metrics.alert_evaluation_seconds.observe(time.perf_counter() - started)
         return EvaluationReport(True, done.transitions, done.updates, done.conflicts, tuple(done.failed),
@@ -253,10 +261,10 @@ class AlertEngine:
             return
         self._count(rule_id, applied, done)
 
-    def _count(self, rule_id: str, applied: _Applied, done: _Round) -> None:
-        # Counted only once the rule's savepoint is released: a rolled-back rule counts nothing.
-        for to_state in applied.to_states:
-            self._metrics.alert_transitions.labels(rule_id, to_state).inc()
+    @staticmethod
+    def _count(rule_id: str, applied: _Applied, done: _Round) -> None:
+        # Only once the rule's savepoint is released: a rolled-back rule adds nothing.
+        done.applied.append((rule_id, applied))
         done.transitions += applied.transitions
         done.updates += applied.updates
         done.conflicts += applied.conflicts
