@@ -68,6 +68,8 @@ DEFAULT_MAX_NEW_ALERTS = 500
 GUARD_LABEL = "guard"
 GUARD_VALUE = "too_many_series"
 GUARD_SAMPLE = 10
+# Labels that tell one series of a rule from another: not carried by the guard's summary.
+_SERIES_LABELS = frozenset({"province_code", "commune_code", "agency_code", "sector", "phase"})
 
 
 class EngineInputError(ValueError):
@@ -250,7 +252,8 @@ def guard_cardinality(rule_id: str, signals: Sequence[Signal], open_alerts: Sequ
 
     Within the limit the signals pass unchanged. Above it only the signals of series already open
     pass (they keep updating and resolving as usual), and one summary signal — labels ``rule``,
-    ``guard=too_many_series`` and the signals' ``kind``/``stream`` — takes the place of all the
+    ``guard=too_many_series`` and the rule's own (kind, stream, extra labels; not the place of
+    any one series) — takes the place of all the
     new ones, saying how many there would have been. The summary is an ordinary series of the
     rule: it opens while the guard trips and resolves once a round opens no more than the limit
     (then the individual alerts open). Linear in signals + open alerts.
@@ -263,10 +266,10 @@ def guard_cardinality(rule_id: str, signals: Sequence[Signal], open_alerts: Sequ
         return Guarded(tuple(signals), len(new), limit)
     kept = [s for s in signals if s.fingerprint in open_fps]
     first = new[0].labels
-    labels = Labels.of(
-        {"rule": rule_id, "severity": Severity.WARNING.value, GUARD_LABEL: GUARD_VALUE},
-        kind=first.get("kind"), stream=first.get("stream"),
-    )  # fmt: skip
+    # The rule's own labels (kind, stream, any a rule adds for routing) stay, so the summary is
+    # routed like the alerts it stands for; the place of any one series does not.
+    kept_labels = {k: v for k, v in first.items() if k not in _SERIES_LABELS}
+    labels = Labels.of({**kept_labels, "rule": rule_id, "severity": Severity.WARNING.value, GUARD_LABEL: GUARD_VALUE})
     n = len(new)
     summary = Signal(
         rule_id=rule_id, fingerprint=fingerprint(rule_id, labels), labels=labels, severity=Severity.WARNING,

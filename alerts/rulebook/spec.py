@@ -16,7 +16,7 @@ The flat JSON shape (kind parameters beside the common fields)::
 
 Kinds (see alerts/rulebook/README.md for what each evaluates): threshold, rate_of_change,
 silent_source, overdue, late_without_apology, on_time_rate, payout_behind_schedule,
-cashless_share, cccd_coverage, target_pace.
+cashless_share, cccd_coverage, target_pace, appointment_beyond_statutory.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ioc.indicators.definitions import INDICATORS
 __all__ = [
     "KINDS",
     "RESERVED_LABELS",
+    "AppointmentBeyondStatutoryParams",
     "CashlessShareParams",
     "CccdCoverageParams",
     "FlapDamping",
@@ -68,7 +69,7 @@ RULE_ID = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 LABEL_KEY = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Labels the engine sets itself; a rule may not override them.
 RESERVED_LABELS = frozenset(
-    {"rule", "severity", "province_code", "commune_code", "agency_code", "sector", "stream", "phase"}
+    {"rule", "severity", "province_code", "commune_code", "agency_code", "sector", "stream", "phase", "guard"}
 )
 _SEVERITIES = ", ".join(s.value for s in Severity)
 _ZERO = timedelta(0)
@@ -183,9 +184,19 @@ class TargetPaceParams:
     pace_days: int = 7
 
 
+@dataclass(frozen=True)
+class AppointmentBeyondStatutoryParams:
+    """Open dossiers whose appointment (the source's slip) is later than the statutory deadline:
+    one series per agency with at least ``min_count`` of them."""
+
+    min_count: int = 1
+    severity: Severity = Severity.WARNING
+
+
 RuleParams = (
     ThresholdParams | RateOfChangeParams | SilentSourceParams | OverdueParams | LateWithoutApologyParams
     | OnTimeRateParams | PayoutBehindScheduleParams | CashlessShareParams | CccdCoverageParams | TargetPaceParams
+    | AppointmentBeyondStatutoryParams
 )  # fmt: skip
 
 KINDS: dict[str, type[Any]] = {
@@ -199,6 +210,7 @@ KINDS: dict[str, type[Any]] = {
     "cashless_share": CashlessShareParams,
     "cccd_coverage": CccdCoverageParams,
     "target_pace": TargetPaceParams,
+    "appointment_beyond_statutory": AppointmentBeyondStatutoryParams,
 }
 _KIND_OF = {cls: kind for kind, cls in KINDS.items()}
 
@@ -485,6 +497,11 @@ def _parse_params(kind: str, r: _Reader) -> RuleParams:
         return CashlessShareParams(min_paid, r.get("severity", Severity.WARNING, _severity, sev_vi, sev_en))
     if kind == "cccd_coverage":
         return CccdCoverageParams()
+    if kind == "appointment_beyond_statutory":
+        min_count = r.get("min_count", 1, _int(1, 1_000_000), "số hồ sơ tối thiểu mỗi cơ quan, >= 1",
+                          "the least dossiers per agency, >= 1")  # fmt: skip
+        severity = r.get("severity", Severity.WARNING, _severity, sev_vi, sev_en)
+        return AppointmentBeyondStatutoryParams(min_count, severity)
     return TargetPaceParams(r.get("pace_days", 7, _int(1, 90), "số ngày, 1–90", "days, 1–90"))
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from alerts.engine import EngineInputError, Policy, evaluate, guard_cardinality
 from alerts.model import AlertState, OpenAlert, Severity, Signal
+from alerts.rulebook.decorate import decorate
 from alerts.rules import (
     MAX_SAMPLE_CODES,
     DueSoonGroup,
@@ -103,6 +104,7 @@ def test_above_the_limit_one_summary_alert_opens_and_open_series_carry_on() -> N
     *kept, summary = guarded.signals
     assert kept == found[:2]
     assert summary.labels["guard"] == "too_many_series" and summary.severity is Severity.WARNING
+    assert "agency_code" not in summary.labels and "commune_code" not in summary.labels
     assert summary.value == 6 and summary.details["would_open"] == 6 and summary.details["limit"] == 5
     assert "quá nhiều cảnh báo" in summary.summary_vi and "too many series" in summary.summary_en
     result = evaluate(NOW, "overdue", Policy(), guarded.signals, already)
@@ -120,6 +122,16 @@ def test_the_summary_resolves_once_a_round_fits_the_limit_again() -> None:
     result = evaluate(NOW, "overdue", Policy(), guarded.signals, [open_summary])
     states = sorted((t.to_state.value, t.alert_id) for t in result.transitions)
     assert states == [("firing", None)] * 4 + [("resolved", 9)]
+
+
+def test_the_summary_keeps_the_rule_labels_used_for_routing() -> None:
+    found = decorate(signals(3), stream="dossier", labels=(("kind", "overdue"), ("team", "mot_cua")))
+    (summary,) = guard_cardinality("overdue", found, [], limit=2).signals
+    assert {k: summary.labels[k] for k in ("kind", "stream", "team")} == {
+        "kind": "overdue",
+        "stream": "dossier",
+        "team": "mot_cua",
+    }
 
 
 def test_a_vietnamese_count_in_the_summary_uses_dots() -> None:
