@@ -14,7 +14,8 @@ on time, the brief's 91–99.99 %); late ones run on by up to `max_late_working_
 apology. A few are withdrawn or refused, some wait on a supplement, a few never come back.
 Every action of an official (resolution, supplement request, refusal, apology, desk hand-over)
 happens in office hours; citizens' own actions online (submission, supplement upload, rating)
-at any hour.
+at any hour. The official in charge (officials.py: a roster per agency, some often late) is
+named as `handler` on the acts of an official, for the monthly list of late officials.
 
 Clock (clock.py): simulated = start + time_scale × elapsed, started `backfill` before the first
 `now` and never past real now, so the back-filled week replays in minutes and no event is ever
@@ -61,6 +62,7 @@ from ingest.simulator.intake import (
     arrival_times,
     province_weights,
 )
+from ingest.simulator.officials import Official, OfficialRoster
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EVENT_TYPES = (
@@ -152,6 +154,24 @@ def province_profiles(
     return tuple(profiles)
 
 
+# Events that record an act of the official in charge; the others are the citizen's or the system's.
+OFFICIAL_ACTS = frozenset({"supplement_requested", "resolved", "rejected", "apology_issued"})
+# Officials handling one agency's dossiers: a commune's one-stop desk, a provincial department.
+ROSTER_SIZE = {AgencyLevel.COMMUNE: 4, AgencyLevel.COMMUNE_POLICE: 3, AgencyLevel.PROVINCE: 12}
+
+
+def agency_of(province: Province, commune: Commune, procedure: Procedure) -> dict[str, str]:
+    """The agency that resolves `procedure` for a citizen of `commune`."""
+    if procedure.level is AgencyLevel.COMMUNE:
+        return {"code": f"UBND-{commune.code}", "name": f"UBND {commune.name}"}
+    if procedure.level is AgencyLevel.COMMUNE_POLICE:
+        return {"code": f"CA-{commune.code}", "name": f"Công an {commune.name}"}
+    return {
+        "code": f"{procedure.department_code}-{province.code}",
+        "name": f"{procedure.department} {province.name_in_title}",
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class _Dossier:
     code: str
@@ -159,21 +179,14 @@ class _Dossier:
     commune: Commune
     procedure: Procedure
     channel: str
+    handler: Official
 
     def context(self) -> Event:
         proc = self.procedure
-        if proc.level is AgencyLevel.COMMUNE:
-            agency = {"code": f"UBND-{self.commune.code}", "name": f"UBND {self.commune.name}"}
-            locality: dict[str, str] = {"commune_code": self.commune.code}
-        elif proc.level is AgencyLevel.COMMUNE_POLICE:
-            agency = {"code": f"CA-{self.commune.code}", "name": f"Công an {self.commune.name}"}
-            locality = {"commune_code": self.commune.code}
-        else:
-            agency = {
-                "code": f"{proc.department_code}-{self.province.code}",
-                "name": f"{proc.department} {self.province.name_in_title}",
-            }
+        if proc.level is AgencyLevel.PROVINCE:
             locality = {"province_code": self.province.code}
+        else:
+            locality = {"commune_code": self.commune.code}
         return {
             "dossier_code": self.code,
             "procedure": {
@@ -182,7 +195,7 @@ class _Dossier:
                 "sector": proc.sector,
                 "statutory_days": proc.statutory_days,
             },
-            "agency": agency,
+            "agency": agency_of(self.province, self.commune, proc),
             "locality": locality,
             "channel": self.channel,
         }
@@ -208,6 +221,7 @@ class DossierSimulator:
         self._calendar = calendar or WorkingCalendar()
         self._intake = IntakeModel(self._calendar, settings.volume_scale, PROCEDURES)
         self._profiles = province_profiles(settings, provinces)
+        self._roster = OfficialRoster(settings.seed)
         self._province_cum = list(itertools.accumulate(p.weight for p in self._profiles))
         self._clock_model = SimClock.replaying(now, settings.backfill, settings.time_scale)
         self._started = now
@@ -285,6 +299,10 @@ class DossierSimulator:
     def profiles(self) -> tuple[ProvinceProfile, ...]:
         return self._profiles
 
+    @property
+    def roster(self) -> OfficialRoster:
+        return self._roster
+
     def advance(self, real_seconds: float, now: datetime) -> list[Event]:
         """Move the simulated clock on and return the events that happened meanwhile, in order."""
         if now.tzinfo is None:
@@ -338,7 +356,10 @@ class DossierSimulator:
             channel = "online"
         else:
             channel = "postal" if rng.random() < settings.postal_share_of_desk else "direct"
-        dossier = _Dossier(self._dossier_code(province, procedure, received), province, commune, procedure, channel)
+        officials = self._roster.of(agency_of(province, commune, procedure)["code"], ROSTER_SIZE[procedure.level])
+        handler = officials[int(rng.random() * len(officials))]
+        code = self._dossier_code(province, procedure, received)
+        dossier = _Dossier(code, province, commune, procedure, channel, handler)
         self._schedule(received, dossier, "received", self._receipt_quality(channel))
         self._plan_payment(received, dossier)
 
@@ -371,7 +392,7 @@ class DossierSimulator:
             deadline = cal.due_at(received, procedure.statutory_days, [(requested, supplied)]) or deadline
             work_from = cal.next_working_instant(supplied)
 
-        if rng.random() < profile.late_share:
+        if rng.random() < profile.late_share * handler.late_factor:
             overrun = min(rng.expovariate(1 / settings.mean_late_working_days), settings.max_late_working_days)
             overrun_seconds = max(int(overrun * day), 900)
             resolved = cal.add_working_seconds(deadline, overrun_seconds)
@@ -462,6 +483,7 @@ class DossierSimulator:
             "occurred_at": datetime.fromtimestamp(moment, LOCAL_TZ).isoformat(timespec="seconds"),
             **dossier.context(),
             **(extra or {}),
+            **({"handler": dossier.handler.as_handler()} if event_type in OFFICIAL_ACTS else {}),
         }
 
     # -- faults ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ingest.simulator.catalogue import PROCEDURES, PROVINCE_POPULATION, load_pro
 from ingest.simulator.generator import (
     CHANNELS,
     EVENT_TYPES,
+    OFFICIAL_ACTS,
     DossierSimulator,
     Event,
     SimulatorSettings,
@@ -88,7 +89,12 @@ def test_catalogue_covers_every_current_province() -> None:
 def test_every_event_is_well_formed(week: list[Event]) -> None:
     communes = {c.code: p.code for p in load_provinces() for c in p.communes}
     quality = {"received": {"digitised", "online_level"}, "fee_paid": {"payment_channel"}, "rated": {"rating"}}
-    for event in week:
+    for shared in week:
+        event = dict(shared)  # the fixture is shared by the module's tests
+        # The official in charge is named exactly on the acts of an official.
+        assert ("handler" in event) == (event["event_type"] in OFFICIAL_ACTS)
+        if "handler" in event:
+            assert set(event.pop("handler")) == {"code", "name"}
         assert set(event) - quality.get(event["event_type"], set()) == {
             "event_id", "dossier_code", "event_type", "occurred_at",
             "procedure", "agency", "locality", "channel",
@@ -343,5 +349,6 @@ def test_quality_fields_follow_the_configured_shares(week: list[Event]) -> None:
     ratings = [e for e in week if e["event_type"] == "rated"]
     satisfied = sum(e["rating"] in ("very_satisfied", "satisfied") for e in ratings) / len(ratings)
     assert 0.87 < satisfied < 0.93  # 0.55 + 0.35 = 0.90
-    for event in (*receipts[:200], *payments[:200], *ratings[:200]):
+    acts = [e for e in week if e["event_type"] in OFFICIAL_ACTS]
+    for event in (*receipts[:200], *payments[:200], *ratings[:200], *acts[:200]):
         validate_event(event)  # the server takes every one of them

@@ -235,3 +235,25 @@ def test_apologies_go_out_for_most_late_dossiers_within_the_grace(week: tuple[Do
             assert in_office_hours(times["apology_issued"])
     assert late > 50
     assert 0.55 < apologised / late < 0.85  # apology_share_of_late = 0.70
+
+
+def test_lateness_concentrates_on_some_officials(week: tuple[DossierSimulator, list[Event]]) -> None:
+    simulator, events = week
+    officials = simulator.roster.known()
+    handled: Counter[float] = Counter()
+    late: Counter[float] = Counter()
+    for dossier in by_dossier(events).values():
+        times = {e["event_type"]: at(e) for e in dossier}
+        named = [e for e in dossier if "handler" in e]
+        for event in named:
+            assert event["handler"]["code"].startswith(f"CB-{event['agency']['code']}-")
+        if "resolved" not in times or "supplement_requested" in times:
+            continue
+        factor = officials[named[0]["handler"]["code"]].late_factor
+        handled[factor] += 1
+        deadline = CALENDAR.add_working_days(times["received"], dossier[0]["procedure"]["statutory_days"])
+        late[factor] += times["resolved"] > deadline
+    assert len(officials) > 1_000  # a roster per agency, not one clerk per province
+    often, usually = sorted(handled, reverse=True)
+    # Officials often late (a fifth of them) are late ≈ 2.0 / 0.75 ≈ 2.7 times as often as the rest.
+    assert late[often] / handled[often] > 1.8 * late[usually] / handled[usually]
