@@ -131,6 +131,9 @@ class _Mute:
     silence_id: int | None = None
 
 
+_NOT_MUTED = _Mute(False, False, None)
+
+
 def _mutes(inp: PlannerInput, now: datetime) -> dict[int, _Mute]:
     """Why each alert is kept quiet, in one pass: silences through a ``SilenceRound`` (indexed,
     label matches cached across rounds), inhibition through an ``InhibitIndex`` (sources indexed by
@@ -138,11 +141,16 @@ def _mutes(inp: PlannerInput, now: datetime) -> dict[int, _Mute]:
     inhibit = InhibitIndex(inp.inhibit_rules, ((a.fingerprint, a.labels) for a in inp.alerts if a.firing))
     silences = SilenceRound(inp.silences, now, inp.silence_cache)
     out = {}
+    check_silences = bool(inp.silences)
+    check_inhibit = inhibit.active
     for a in inp.alerts:
-        hit = silences.hit(a.fingerprint, a.labels) if inp.silences else None
+        hit = silences.hit(a.fingerprint, a.labels) if check_silences else None
         # A resolved alert stays inhibited while its source still fires (as in Alertmanager).
-        rule = inhibit.inhibited_by(a.labels, a.fingerprint) if inhibit.active else None
+        rule = inhibit.inhibited_by(a.labels, a.fingerprint) if check_inhibit else None
         snoozed = a.snoozed_until is not None and a.snoozed_until > now
+        if hit is None and rule is None and not snoozed and not a.flapping:
+            out[a.id] = _NOT_MUTED  # the common case: one shared value
+            continue
         silenced = hit is not None or rule is not None
         reason = (f"silence:{hit.silence_id}" if hit else f"inhibit:{rule}" if rule
                   else "snoozed" if snoozed else "flapping" if a.flapping else None)  # fmt: skip

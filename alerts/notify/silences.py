@@ -359,14 +359,16 @@ def is_silenced(labels: Mapping[str, str], silences: Iterable[Silence], now: dat
     return best
 
 
-LabelsKey = tuple[str, tuple[tuple[str, str], ...]]
+# fingerprint → (the labels the match was computed for, positions of the matching silences)
+_Entries = dict[str, tuple[dict[str, str], tuple[int, ...]]]
 
 
 class SilenceMatchCache:
     """Which silences' matchers select an alert, remembered per (fingerprint, labels) across rounds.
 
     A label match does not depend on time, so it is computed once per alert fingerprint and
-    label set and reused every round until the silences' matchers change (a silence created,
+    label set (an entry is keyed by fingerprint and used only while the labels are the same) and
+    reused every round until the silences' matchers change (a silence created,
     edited, ended or gone: the set of (id, matchers) differs, and the cache starts over). Windows
     — recurring ones included — are evaluated against ``now`` every round, once per silence.
     Entries of alerts not seen in a round are dropped, so the cache holds one round's alerts.
@@ -377,18 +379,18 @@ class SilenceMatchCache:
 
     def __init__(self) -> None:
         self._signature: tuple[tuple[int, tuple[Matcher, ...]], ...] | None = None
-        self._entries: dict[LabelsKey, tuple[int, ...]] = {}
+        self._entries: _Entries = {}
         self.hits = 0
         self.misses = 0
 
-    def begin(self, silences: Sequence[Silence]) -> dict[LabelsKey, tuple[int, ...]]:
+    def begin(self, silences: Sequence[Silence]) -> _Entries:
         """The entries still valid for these silences (the previous round's, or none)."""
         signature = tuple((s.id, s.matchers) for s in silences)
         if signature != self._signature:
             self._signature, self._entries = signature, {}
         return self._entries
 
-    def end(self, entries: dict[LabelsKey, tuple[int, ...]]) -> None:
+    def end(self, entries: _Entries) -> None:
         """Keep exactly the entries this round used."""
         self._entries = entries
 
@@ -419,7 +421,7 @@ class SilenceRound:
         self._unindexed = tuple(unindexed)
         self._cache = cache
         self._entries = cache.begin(self._silences) if cache is not None else {}
-        self._used: dict[LabelsKey, tuple[int, ...]] = {}
+        self._used: _Entries = {}
 
     def _matching(self, labels: Mapping[str, str]) -> tuple[int, ...]:
         """Positions (in the given order) of the silences whose matchers select ``labels``."""
@@ -433,17 +435,16 @@ class SilenceRound:
     def matching(self, fingerprint: str, labels: Mapping[str, str]) -> tuple[int, ...]:
         if self._cache is None:
             return self._matching(labels)
-        key = (fingerprint, tuple(sorted(labels.items())))
-        found = self._used.get(key)
-        if found is None:
-            found = self._entries.get(key)
-            if found is None:
-                self._cache.misses += 1
-                found = self._matching(labels)
-            else:
-                self._cache.hits += 1
-            self._used[key] = found
-        return found
+        # Keyed by fingerprint, and valid only for the same labels (a fingerprint's labels may
+        # change, e.g. its severity): a dict comparison is cheaper than hashing the labels.
+        entry = self._used.get(fingerprint) or self._entries.get(fingerprint)
+        if entry is not None and entry[0] == labels:
+            self._cache.hits += 1
+        else:
+            self._cache.misses += 1
+            entry = (dict(labels), self._matching(labels))
+        self._used[fingerprint] = entry
+        return entry[1]
 
     def hit(self, fingerprint: str, labels: Mapping[str, str]) -> SilenceHit | None:
         """What ``is_silenced(labels, silences, now)`` answers."""
