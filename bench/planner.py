@@ -22,6 +22,11 @@ quarter of them national: each of those receives about half of all alerts — mo
           returns every alert in the expected groups — that answer runs the silencer and the
           inhibitor on every alert, so it covers ingest, dispatch and the mute decisions.
 
+  IOC+DB — with --db: ``dispatch_once`` (load, plan and write in one transaction) against an
+          embedded PostgreSQL holding the same alerts, route, silences and the shipped notify
+          file (no people, so no subscriptions: the route's planning only); steady rounds after
+          a first and a send round, each stage from the round's own metric.
+
 Ratios are computed from medians of the same run. No wall-clock assertions: a report.
 """
 
@@ -246,6 +251,75 @@ def run_peer(w: World, rounds: int, work: Path) -> list[float]:
     return [am_round(w, work) for _ in range(rounds)]
 
 
+# --------------------------------------------------------------------------- IOC with its database
+
+
+def run_db(w: World, rounds: int, work: Path) -> dict[str, list[float]]:
+    """``dispatch_once`` (load, plan, write in one transaction) against an embedded PostgreSQL
+    holding the same world: steady rounds, after a first and a send round. Times per stage from
+    the round's own metric (ioc_alerts_notify_round_duration_seconds)."""
+    import asyncio
+
+    import orjson
+    import psycopg
+
+    from alerts.notify.config import DEFAULT_NOTIFY_FILE, load_notify_file
+    from alerts.notify.dispatcher import dispatch_once
+    from bench.alert_latency import ioc_world
+    from ioc.metrics import Metrics
+
+    work.mkdir(exist_ok=True)
+    work.chmod(0o755)
+    pg, url, _source = ioc_world(work)
+    try:
+        with psycopg.connect(url) as conn:
+            with conn.cursor().copy(
+                "COPY alert (id, rule_id, fingerprint, labels, severity, state, province_code, commune_code,"
+                " agency_code, sector_code, stream, value, summary_vi, summary_en, active_since, fired_at)"
+                " FROM STDIN"
+            ) as copy:
+                for a in w.alerts:
+                    lb = a.labels
+                    copy.write_row((a.id, a.rule_id, a.fingerprint, orjson.dumps(dict(lb)).decode(), a.severity,
+                                    "firing", lb["province_code"], lb.get("commune_code"), lb.get("agency_code"),
+                                    lb.get("sector"), lb["stream"], a.value, a.summary_vi, a.summary_en, a.fired_at,
+                                    a.fired_at))  # fmt: skip
+            conn.execute("SELECT setval('alert_id_seq', %s)", [len(w.alerts)])
+            conn.execute("INSERT INTO contact_point (id, channel, address, options, created_by) VALUES"
+                         " ('bench-cp', 'webhook', 'http://127.0.0.1:9/', '{}', 'bench')")  # fmt: skip
+            conn.execute("INSERT INTO notification_route (id, position, matchers, contact_points, group_by, updated_by)"
+                         " VALUES ('bench', 1, '[]', '{bench-cp}', '{rule,province_code}', 'bench')")  # fmt: skip
+            for s in w.silences:
+                conn.execute("INSERT INTO silence (matchers, starts_at, ends_at, comment, created_by) VALUES"
+                             " (%s, %s, %s, %s, %s)", [orjson.dumps([m.to_json() for m in s.matchers]).decode(),
+                                                       s.starts_at, s.ends_at, s.comment, s.created_by])  # fmt: skip
+            conn.execute("ANALYZE")
+
+        async def go() -> dict[str, list[float]]:
+            conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+            try:
+                await load_notify_file(conn, DEFAULT_NOTIFY_FILE)  # the shipped inhibit rule and escalation
+                calendar = WorkingCalendar()
+                out: dict[str, list[float]] = {"load": [], "plan": [], "write": [], "total": []}
+                for i in range(rounds + 2):
+                    metrics = Metrics()
+                    await dispatch_once(conn, NOW + timedelta(seconds=i), calendar, metrics=metrics)
+                    if i < 2:
+                        continue  # the first and the send round
+                    for stage in out:
+                        total = metrics.registry.get_sample_value(
+                            "ioc_alerts_notify_round_duration_seconds_sum", {"stage": stage}
+                        )
+                        out[stage].append(float(total or 0.0))
+                return out
+            finally:
+                await conn.close()
+
+        return asyncio.run(go())
+    finally:
+        pg.stop()
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -270,6 +344,7 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--subscriptions", type=int, default=40, help="personal subscriptions (a quarter national)")
+    parser.add_argument("--db", action="store_true", help="also time dispatch_once against an embedded PostgreSQL")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
@@ -284,12 +359,17 @@ def main() -> None:
                 medians[(kind, n)] = statistics.median(values)
                 print(f"{n:>7} alerts  IOC {kind:<6} round  {stats(values)}")
             print(f"{n:>7} alerts  {r.info}")
+            if args.db:
+                db = run_db(w, args.rounds, Path(tmp) / f"db-{n}")
+                for stage, values in db.items():
+                    medians[(f"db-{stage}", n)] = statistics.median(values)
+                    print(f"{n:>7} alerts  IOC+DB steady {stage:<5}  {stats(values)}")
             if not args.skip_peer:
                 peer_times = run_peer(w, args.peer_rounds, Path(tmp))
                 medians[("peer", n)] = statistics.median(peer_times)
                 print(f"{n:>7} alerts  Alertmanager      {stats(peer_times)}   ({am_version()})")
     lo, hi = min(sizes), max(sizes)
-    for kind in ("first", "send", "steady", "peer"):
+    for kind in ("first", "send", "steady", "db-load", "db-plan", "db-total", "peer"):
         if (kind, lo) in medians and (kind, hi) in medians and lo != hi:
             print(f"{kind:>6}: time({hi})/time({lo}) = {medians[(kind, hi)] / medians[(kind, lo)]:.2f}")
     for n in sizes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from alerts.calendar import WorkingCalendar
@@ -159,7 +160,10 @@ def step_recipients(step: EscalationStep, people: Sequence[Person], labels: Mapp
             if p.enabled and p.role in step.roles and covers_at_level(p, step.level, labels)]  # fmt: skip
 
 
+@lru_cache(maxsize=8192)
 def _due(calendar: WorkingCalendar, since: datetime, minutes: int) -> datetime:
+    # Memoised: every alert escalated in one round shares its ``notified_at``, and the planner asks
+    # for each of them every second (the calendar is immutable, so its identity is a sound key).
     # A step with no delay goes out at once, even at night: only *waiting* is counted in working
     # time (a Friday-evening breach still reaches its first responder on Friday evening).
     if minutes == 0:
