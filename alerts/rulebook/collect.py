@@ -14,6 +14,7 @@ from typing import Any
 from alerts.calendar import WorkingCalendar
 from alerts.model import Signal
 from alerts.rulebook.decorate import decorate
+from alerts.rulebook.signals_appointment import BeyondStatutoryGroup, appointment_beyond_signals, merge_by_agency
 from alerts.rulebook.signals_indicator import (
     PlaceChange,
     PlaceValue,
@@ -24,6 +25,7 @@ from alerts.rulebook.signals_indicator import (
 from alerts.rulebook.signals_overdue import overdue_kind_signals
 from alerts.rulebook.signals_silent import LastHeard, silent_source_signals
 from alerts.rulebook.spec import (
+    AppointmentBeyondStatutoryParams,
     CashlessShareParams,
     CccdCoverageParams,
     LateWithoutApologyParams,
@@ -99,6 +101,28 @@ SELECT_MISSING_APOLOGY = _GROUP_SELECT.format(
     where="d.apology_at IS NULL AND ((d.late_since IS NOT NULL AND d.late_since <= %(cutoff)s) "
     "OR (d.closed_at IS NULL AND d.due_at <= %(cutoff)s))",
 )  # fmt: skip
+# Per (place, agency, sector): the open dossiers promised beyond their statutory deadline (a
+# partial index, migrations/026), with the pair furthest apart; merged per agency in Python.
+_WORST = "ORDER BY d.appointment_at - d.statutory_due_at DESC, d.code"
+SELECT_BEYOND_STATUTORY = f"""
+SELECT g.province_code, g.commune_code, g.agency_code, g.agency_name, coalesce(c.name, p.name), g.n,
+       g.worst_statutory, g.worst_appointment, g.sample, g.sector
+FROM (
+    SELECT coalesce(a.province_code, d.province_code) AS province_code,
+           CASE WHEN a.code IS NULL THEN d.commune_code ELSE a.commune_code END AS commune_code,
+           d.agency_code, a.name AS agency_name, nullif(d.sector, '') AS sector, count(*) AS n,
+           (array_agg(d.statutory_due_at {_WORST}))[1] AS worst_statutory,
+           (array_agg(d.appointment_at {_WORST}))[1] AS worst_appointment,
+           (array_agg(d.code ORDER BY d.received_at, d.code))[1:{SAMPLE}] AS sample
+    FROM dossier d
+    LEFT JOIN agency a ON a.code = d.agency_code
+    WHERE d.closed_at IS NULL AND d.appointment_at > d.statutory_due_at
+    GROUP BY 1, 2, d.agency_code, a.name, 5
+) g
+JOIN locality p ON p.code = g.province_code
+LEFT JOIN locality c ON c.code = g.commune_code
+ORDER BY g.agency_code, g.province_code, g.commune_code, g.sector
+"""
 SELECT_ON_TIME_WINDOWS = """
 SELECT p.code, p.name, coalesce(sum(r.resolved), 0), coalesce(sum(r.resolved_early + r.resolved_on_time), 0)
 FROM locality p
@@ -162,6 +186,13 @@ async def _kind_signals(conn: Conn, spec: RuleSpec, now: datetime, calendar: Wor
         return await stream_rule_signals(conn, CccdCoverageRule(spec.id, spec.hold), now, calendar)
     if isinstance(p, TargetPaceParams):
         return await stream_rule_signals(conn, L2PaceRule(spec.id, p.pace_days, spec.hold), now, calendar)
+    if isinstance(p, AppointmentBeyondStatutoryParams):
+        cur = await conn.execute(SELECT_BEYOND_STATUTORY)
+        found: list[Any] = await cur.fetchall()
+        groups = merge_by_agency(
+            BeyondStatutoryGroup(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], tuple(r[8] or ()), r[9]) for r in found
+        )
+        return appointment_beyond_signals(spec.id, p, groups, calendar)
     if isinstance(p, ThresholdParams):
         return await _threshold(conn, spec.id, p, now)
     if isinstance(p, RateOfChangeParams):

@@ -52,7 +52,9 @@ DOSSIER_FLOWS = (
     "fee_payments", "fee_payments_online", "ratings", "ratings_satisfied",
 )  # fmt: skip
 # Dossier stocks at an instant t (partial indexes on `dossier`; hourly snapshots for history).
-DOSSIER_STOCKS = ("overdue", "late_without_apology")
+# appointment_beyond_statutory: open dossiers whose appointment (the source's slip) is later than
+# their statutory deadline (ingest/lifecycle.py DossierState.beyond_statutory, migrations/026).
+DOSSIER_STOCKS = ("overdue", "late_without_apology", "appointment_beyond_statutory")
 # Payout cycles as of a day (payout_cycle, payout_cycle_daily).
 PAYOUT_STATE = ("payout_due", "payout_paid_by_deadline", "payout_paid", "payout_paid_cashless", "payout_failed")
 # ID issuance as of a day (id_issuance_daily, id_target).
@@ -224,6 +226,16 @@ _LIST: tuple[Indicator, ...] = (
         "dossier", "count", "lower", "stock", ("late_without_apology",), _c("late_without_apology"),
         "hồ sơ đã trễ hạn (đã đóng sau hạn, hoặc đang mở quá hạn) mà chưa ghi nhận thư xin lỗi, tại thời điểm t",
         "dossiers that missed their deadline (closed after it, or open past it) with no apology recorded, at t",
+        target=0.0,
+    ),
+    Indicator(
+        "appointment_beyond_statutory_count", "Hồ sơ có ngày hẹn trả vượt thời hạn luật định",
+        "Dossiers promised later than the statutory deadline", "dossier", "count", "lower", "stock",
+        ("appointment_beyond_statutory",), _c("appointment_beyond_statutory"),
+        "hồ sơ đang mở có ngày hẹn trả (theo giấy hẹn của hệ thống nguồn) muộn hơn thời hạn giải quyết theo quy "
+        "định do IOC tính, tại thời điểm t: giấy hẹn hứa nhiều thời gian hơn luật cho phép",
+        "open dossiers whose appointment (the source's slip) is later than the statutory deadline IOC computes, at "
+        "instant t: the slip promised more time than the law allows",
         target=0.0,
     ),
     Indicator(

@@ -1,5 +1,6 @@
 """Dossier components from storage: flows (received, resolved, outcomes) and stocks (overdue, late
-without an apology), now or per time bucket, grouped by province, commune or agency.
+without an apology, appointment beyond the statutory deadline), now or per time bucket, grouped
+by province, commune or agency.
 
 Where each comes from — never from the event log, never by scanning every dossier:
 
@@ -95,16 +96,21 @@ async def live_stocks(conn: Conn, sel: Selection, now: datetime) -> dict[str, Co
     key = f"coalesce({KEY[sel.level]}, '')"
     where, params = _where(sel, key, full_detail=True)
     sql = f"""
-    SELECT key, sum(overdue)::bigint, sum(owing)::bigint FROM (
-        SELECT {key} AS key, 1 AS overdue, (apology_at IS NULL)::int AS owing
+    SELECT key, sum(overdue)::bigint, sum(owing)::bigint, sum(beyond)::bigint FROM (
+        SELECT {key} AS key, 1 AS overdue, (apology_at IS NULL)::int AS owing, 0 AS beyond
         FROM dossier WHERE closed_at IS NULL AND due_at < %(now)s{where}
         UNION ALL
-        SELECT {key}, 0, 1 FROM dossier WHERE apology_at IS NULL AND late_since IS NOT NULL{where}
+        SELECT {key}, 0, 1, 0 FROM dossier WHERE apology_at IS NULL AND late_since IS NOT NULL{where}
+        UNION ALL
+        SELECT {key}, 0, 0, 1 FROM dossier WHERE closed_at IS NULL AND appointment_at > statutory_due_at{where}
     ) parts GROUP BY key
     """
     cur = await conn.execute(sql.encode(), {**params, "now": now})
     rows: list[Any] = await cur.fetchall()
-    return {str(k): {"overdue": float(o), "late_without_apology": float(w)} for k, o, w in rows}
+    return {
+        str(k): {"overdue": float(o), "late_without_apology": float(w), "appointment_beyond_statutory": float(b)}
+        for k, o, w, b in rows
+    }
 
 
 # -- per bucket ----------------------------------------------------------------------------------
@@ -180,7 +186,8 @@ async def bucket_stocks(
     """
     sql = f"""
     WITH snaps AS ({snaps_sql})
-    SELECT {key}, s.bucket, sum(t.overdue)::bigint, sum(t.late_without_apology)::bigint
+    SELECT {key}, s.bucket, sum(t.overdue)::bigint, sum(t.late_without_apology)::bigint,
+           sum(t.appointment_beyond_statutory)::bigint
     FROM snaps s JOIN {table} t ON t.{column} = s.last_start
     WHERE true{where}
     GROUP BY 1, 2
@@ -190,5 +197,8 @@ async def bucket_stocks(
     snapshotted = sorted(row[0] for row in await cur.fetchall())  # type: ignore[type-var]
     cur = await conn.execute(sql.encode(), params)
     rows: list[Any] = await cur.fetchall()
-    counts = {(str(k), b): {"overdue": float(o), "late_without_apology": float(w)} for k, b, o, w in rows}
+    counts = {
+        (str(k), b): {"overdue": float(o), "late_without_apology": float(w), "appointment_beyond_statutory": float(x)}
+        for k, b, o, w, x in rows
+    }
     return snapshotted, counts  # type: ignore[return-value]

@@ -196,19 +196,24 @@ ON CONFLICT (name) DO UPDATE SET watermark = EXCLUDED.watermark, last_run_at = E
 """
 REFRESH_CAGG = "CALL refresh_continuous_aggregate(%s, %s::timestamptz, %s::timestamptz)"
 
-# The stocks as status.py counts them (ioc/status.py `open` and `owing`), per commune, agency and
-# sector, read through the partial indexes on open and late dossiers.
+# The stocks as status.py counts them (ioc/status.py `open` and `owing`), and the open dossiers
+# promised beyond their statutory deadline, per commune, agency and sector, read through the
+# partial indexes on open, late and beyond-statutory dossiers.
 STAGE_STOCKS = """
 CREATE TEMP TABLE history_stocks ON COMMIT DROP AS
 SELECT province_code, commune_code, agency_code, sector,
-       sum(overdue)::int AS overdue, sum(owing)::int AS late_without_apology
+       sum(overdue)::int AS overdue, sum(owing)::int AS late_without_apology,
+       sum(beyond)::int AS appointment_beyond_statutory
 FROM (
     SELECT province_code, coalesce(commune_code, '') AS commune_code, coalesce(agency_code, '') AS agency_code,
-           sector, 1 AS overdue, (apology_at IS NULL)::int AS owing
+           sector, 1 AS overdue, (apology_at IS NULL)::int AS owing, 0 AS beyond
     FROM dossier WHERE closed_at IS NULL AND due_at < %(now)s
     UNION ALL
-    SELECT province_code, coalesce(commune_code, ''), coalesce(agency_code, ''), sector, 0, 1
+    SELECT province_code, coalesce(commune_code, ''), coalesce(agency_code, ''), sector, 0, 1, 0
     FROM dossier WHERE apology_at IS NULL AND late_since IS NOT NULL
+    UNION ALL
+    SELECT province_code, coalesce(commune_code, ''), coalesce(agency_code, ''), sector, 0, 0, 1
+    FROM dossier WHERE closed_at IS NULL AND appointment_at > statutory_due_at
 ) parts
 GROUP BY province_code, commune_code, agency_code, sector
 """
@@ -217,14 +222,16 @@ DELETE_STOCK_HOUR = f"DELETE FROM dossier_stock_hourly WHERE {_PROVINCES} AND ho
 DELETE_STOCK_DAY = f"DELETE FROM dossier_stock_daily WHERE {_PROVINCES} AND day_start = %(day)s"
 INSERT_STOCK_HOUR = """
 INSERT INTO dossier_stock_hourly (province_code, hour_start, commune_code, agency_code, sector, overdue,
-                                  late_without_apology, taken_at)
-SELECT province_code, %(hour)s, commune_code, agency_code, sector, overdue, late_without_apology, %(now)s
+                                  late_without_apology, appointment_beyond_statutory, taken_at)
+SELECT province_code, %(hour)s, commune_code, agency_code, sector, overdue, late_without_apology,
+       appointment_beyond_statutory, %(now)s
 FROM history_stocks
 """
 INSERT_STOCK_DAY = """
 INSERT INTO dossier_stock_daily (province_code, day_start, commune_code, agency_code, sector, overdue,
-                                 late_without_apology, taken_at)
-SELECT province_code, %(day)s, commune_code, agency_code, sector, overdue, late_without_apology, %(now)s
+                                 late_without_apology, appointment_beyond_statutory, taken_at)
+SELECT province_code, %(day)s, commune_code, agency_code, sector, overdue, late_without_apology,
+       appointment_beyond_statutory, %(now)s
 FROM history_stocks
 """
 MARK_SNAPSHOT = """

@@ -151,7 +151,7 @@ def test_definitions(server: LiveServer) -> None:
     with server.client() as c:
         body = _ok(c.get("/api/v1/indicators"))
     codes = [i["code"] for i in body["indicators"]]
-    assert len(codes) == 14 and "vneid_l2_required_daily_pace" in codes
+    assert len(codes) == 15 and "vneid_l2_required_daily_pace" in codes
     satisfaction = next(i for i in body["indicators"] if i["code"] == "satisfaction_rate")
     assert satisfaction["ingested"] is True and satisfaction["name_vi"] == "Tỷ lệ hài lòng"
 

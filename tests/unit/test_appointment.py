@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.calendar import WorkingCalendar
-from ingest.lifecycle import DossierEvent, DossierState, EventType, Procedure, contributions, fold
+from alerts.calendar import CalendarOverrides, WorkingCalendar
+from ingest.lifecycle import (
+    BUILTIN_POLICY,
+    DossierEvent,
+    DossierState,
+    EventType,
+    Procedure,
+    contributions,
+    explain_deadline,
+    fold,
+)
 from ingest.validate import InvalidItem, validate_event
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -215,3 +224,64 @@ def test_bad_appointments_are_refused_with_a_reason(changes: dict[str, object], 
 def test_no_due_at_is_none_and_a_null_one_too() -> None:
     assert validate_event(RAW).due_at is None
     assert validate_event({**RAW, "due_at": None}).due_at is None
+
+
+# --------------------------------------------------------------------------- the explanation
+
+
+def test_explanation_names_the_holidays_overrides_and_pauses_it_skipped() -> None:
+    # Received Friday 24/4/2026 09:00, 5 working days: Giỗ Tổ Hùng Vương falls on Sunday 26/4 and is
+    # observed Monday 27/4, 30/4 and 1/5 are national days off, and an operator declared Tuesday
+    # 28/4 a provincial day off.
+    calendar = WorkingCalendar(CalendarOverrides(days_off=frozenset({date(2026, 4, 28)})))
+    received = datetime(2026, 4, 24, 9, tzinfo=VN)
+
+    def e(kind: EventType, t: datetime, due: datetime | None = None) -> DossierEvent:
+        return DossierEvent(
+            occurred_at=t, dossier_code="HS-X", event_type=kind, source_id="src", event_id=f"x:{kind}:{t}",
+            province_code="01", commune_code=None, agency_code=None, procedure_code="P3", channel="direct",
+            due_at=due, statutory_days=5 if kind is RECEIVED else None,
+        )  # fmt: skip
+
+    events = [
+        e(RECEIVED, received),
+        e(SUP_REQ, datetime(2026, 4, 29, 9, tzinfo=VN)),
+        e(SUP_GOT, datetime(2026, 4, 29, 13, tzinfo=VN)),  # 4 working hours paused
+        e(EXTENDED, datetime(2026, 4, 29, 14, tzinfo=VN), datetime(2026, 5, 15, 17, tzinfo=VN)),
+    ]
+    explained = explain_deadline(events, lambda _p: calendar, PROCEDURES.get, ("01", None))
+    assert explained is not None
+    state = explained.state
+    assert state == fold(None, events, lambda _p: calendar, PROCEDURES.get)
+    # Working days: 24/4 (from 09:00), 29/4, 4/5, 5/5, 6/5, 7/5 until 09:00, then 4 paused hours.
+    assert state.statutory_due_at == datetime(2026, 5, 7, 13, tzinfo=VN)
+    out = explained.as_dict()
+    assert out["basis"] == "appointment" and out["due_at"] == datetime(2026, 5, 15, 17, tzinfo=VN)
+    assert out["policy"] is BUILTIN_POLICY
+    st = out["statutory"]
+    assert (st["working_days"], st["working_days_source"], st["catalogue_working_days"]) == (5, "dossier", 3)
+    assert st["differs_from_catalogue"] is True
+    paused_from, paused_to = datetime(2026, 4, 29, 9, tzinfo=VN), datetime(2026, 4, 29, 13, tzinfo=VN)
+    assert st["pauses"] == [{"started_at": paused_from, "ended_at": paused_to, "working_seconds": 4 * 3600}]
+    assert [h["day"] for h in st["holidays_skipped"]] == ["2026-04-26", "2026-04-27", "2026-04-30", "2026-05-01"]
+    assert all(h["name"] for h in st["holidays_skipped"])
+    assert st["overrides_skipped"] == [{"day": "2026-04-28", "kind": "day_off"}]
+    assert st["weekend_days_skipped"] == 3  # 25/4 and 2–3/5 (Sunday 26/4 is named as the holiday)
+    assert out["appointment"]["history"] == [{
+        "occurred_at": datetime(2026, 4, 29, 14, tzinfo=VN), "event_type": "extended",
+        "event_id": events[3].event_id, "due_at": datetime(2026, 5, 15, 17, tzinfo=VN), "moved_by_pause": False,
+    }]  # fmt: skip
+    assert out["appointment"]["beyond_statutory"] is True
+
+
+def test_explanation_records_an_appointment_moved_by_a_pause() -> None:
+    events = (ev(RECEIVED, R, at(12, 17)), ev(SUP_REQ, at(10, 9)), ev(SUP_GOT, at(11, 9)))
+    explained = explain_deadline(events, lambda _p: CAL, PROCEDURES.get)
+    assert explained is not None
+    history = [(a.event_type, a.due_at, a.moved_by_pause) for a in explained.appointments]
+    assert history == [("received", at(12, 17), False), ("supplement_received", at(13, 17), True)]
+    assert explained.pauses[0].working_seconds == 9 * 3600
+
+
+def test_no_explanation_without_a_receipt() -> None:
+    assert explain_deadline([ev(RESOLVED, R)], lambda _p: CAL, PROCEDURES.get) is None

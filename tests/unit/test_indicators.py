@@ -158,7 +158,7 @@ def test_every_indicator_of_the_contract_is_defined_once() -> None:
         "on_time_rate", "overdue_count", "online_submission_share", "full_online_share", "digitisation_rate",
         "online_payment_share", "satisfaction_rate", "late_without_apology_count", "payout_completion",
         "payout_cashless_share", "payout_failure_rate", "cccd_coverage", "vneid_l2_activation",
-        "vneid_l2_required_daily_pace",
+        "vneid_l2_required_daily_pace", "appointment_beyond_statutory_count",
     }  # fmt: skip
     known = {*DOSSIER_FLOWS, *DOSSIER_STOCKS, *PAYOUT_STATE, *ID_STATE}
     for indicator in INDICATORS.values():
