@@ -11,6 +11,7 @@ take a transaction-scoped advisory lock; one that does not get it skips the roun
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 import time
@@ -39,7 +40,7 @@ from ioc.auth.scope import Scope, ScopeError
 if TYPE_CHECKING:
     from ioc.metrics import Metrics
 
-__all__ = ["NOTIFY_LOCK_KEY", "DispatchReport", "dispatch_once", "load_planner_input"]
+__all__ = ["NOTIFY_LOCK_KEY", "DispatchReport", "dispatch_once", "load_planner_input", "run_plan"]
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ async def dispatch_once(
             subscription_timing=subscription_timing or GroupTiming(),
         )  # fmt: skip
         loaded = time.perf_counter()
-        result = await asyncio.to_thread(_plan_cached, inp, now, calendar)
+        result = await asyncio.to_thread(run_plan, inp, now, calendar)
         planned = time.perf_counter()
         enqueued = await enqueue(conn, result.deliveries)
         await _write(conn, result, now)
@@ -171,13 +172,27 @@ async def dispatch_once(
     )  # fmt: skip
 
 
-def _plan_cached(inp: PlannerInput, now: datetime, calendar: WorkingCalendar) -> Plan:
-    if _SILENCE_CACHE_LOCK.acquire(blocking=False):
-        try:
-            return plan(replace(inp, silence_cache=_SILENCE_CACHE), now, calendar)
-        finally:
-            _SILENCE_CACHE_LOCK.release()
-    return plan(inp, now, calendar)
+def run_plan(inp: PlannerInput, now: datetime, calendar: WorkingCalendar) -> Plan:
+    """``plan`` as a round runs it: with this process's silence cache (unless ``inp`` brings one),
+    and the cyclic garbage collector paused. A round over tens of thousands of alerts allocates
+    enough to trigger several full collections, each walking every object of the process (≈ a
+    third of the round at 50,000 alerts); the round makes no reference cycles worth collecting,
+    and reference counting still frees its garbage. Re-enabled at once after, even on error."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        if inp.silence_cache is not None:
+            return plan(inp, now, calendar)
+        if _SILENCE_CACHE_LOCK.acquire(blocking=False):
+            try:
+                return plan(replace(inp, silence_cache=_SILENCE_CACHE), now, calendar)
+            finally:
+                _SILENCE_CACHE_LOCK.release()
+        return plan(inp, now, calendar)
+    finally:
+        if paused:
+            gc.enable()
 
 
 async def _write(conn: AnyConn, result: Plan, now: datetime) -> None:
