@@ -184,6 +184,8 @@ class SubscriptionIndex:
     def wanting(self, labels: Mapping[str, str]) -> list[tuple[Subscription, Person]]:
         """The (subscription, person) pairs selecting these labels, in the given order: what
         ``subscription_wants`` answers — the locality part memoised, the rest checked here."""
+        if not self._entries:
+            return []
         agency, sector, severity = labels.get("agency_code"), labels.get("sector"), labels.get("severity")
         out = []
         for i in self._local(labels.get("province_code"), labels.get("commune_code")):
