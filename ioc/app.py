@@ -130,6 +130,7 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
     app.include_router(auth_router())
     app.include_router(admin_router())
     app.include_router(ingest_router())
+    app.include_router(__import__("ioc.api.dvcqg", fromlist=["dvcqg_router"]).dvcqg_router())  # portal sync format
     app.include_router(payout_router())
     app.include_router(status_router())
     app.include_router(indicators_router())
