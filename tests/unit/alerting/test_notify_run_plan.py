@@ -19,6 +19,9 @@ from tests.unit.alerting.notify_support import at, record
 
 CAL = WorkingCalendar()
 NOW = at(2025, 3, 14, 10)
+POLICY = parse_policy({"id": "p", "position": 1, "matchers": [], "repeat": 0,
+                       "steps": [{"after_working_minutes": 30, "level": "commune", "roles": ["operator"],
+                                  "channels": ["email"]}]})  # fmt: skip
 
 
 def test_gc_is_paused_while_planning_and_enabled_after() -> None:
@@ -29,10 +32,7 @@ def test_gc_is_paused_while_planning_and_enabled_after() -> None:
             seen.append(gc.isenabled())
             return super().add_working_seconds(start, seconds)
 
-    policy = parse_policy({"id": "p", "position": 1, "matchers": [], "repeat": 0,
-                           "steps": [{"after_working_minutes": 30, "level": "commune", "roles": ["operator"],
-                                      "channels": ["email"]}]})  # fmt: skip
-    inp = PlannerInput([record(1, "fp1", fired_at=NOW - timedelta(minutes=7))], escalation_policies=[policy])
+    inp = PlannerInput([record(1, "fp1", fired_at=NOW - timedelta(minutes=7))], escalation_policies=[POLICY])
     assert gc.isenabled()
     run_plan(inp, NOW, Spy())
     assert seen == [False]  # the round ran with the collector paused
@@ -40,10 +40,13 @@ def test_gc_is_paused_while_planning_and_enabled_after() -> None:
 
 
 def test_gc_is_enabled_again_when_planning_fails() -> None:
-    broken = record(1, "fp1", fired_at=NOW)
-    object.__setattr__(broken, "labels", None)  # a row the planner cannot read
-    with pytest.raises(AttributeError):
-        run_plan(PlannerInput([broken]), NOW, CAL)
+    class Broken(WorkingCalendar):
+        def add_working_seconds(self, start: Any, seconds: int) -> Any:
+            raise RuntimeError("calendar unavailable")
+
+    inp = PlannerInput([record(1, "fp1", fired_at=NOW - timedelta(minutes=7))], escalation_policies=[POLICY])
+    with pytest.raises(RuntimeError):
+        run_plan(inp, NOW, Broken())
     assert gc.isenabled()
 
 
