@@ -207,15 +207,19 @@ def outcome_of(resolved_at: datetime, due_at: datetime) -> str:
 
 
 _STATE_FIELDS = tuple(f.name for f in fields(DossierState))
+_STATE_SLOT = {name: i for i, name in enumerate(_STATE_FIELDS)}
 _state_values = attrgetter(*_STATE_FIELDS)
 
 
 def _with_changes(state: DossierState, changes: dict[str, Any]) -> DossierState:
     """``dataclasses.replace`` without its per-field Python loop (DossierState has no
-    ``__post_init__`` and every field is an init field, so the two are equivalent)."""
-    values = dict(zip(_STATE_FIELDS, _state_values(state), strict=True))
-    values.update(changes)
-    return DossierState(**values)
+    ``__post_init__`` and every field is an init field, so the two are equivalent). Positional:
+    a changed field is put in its slot of the value list, and the constructor gets no keywords to
+    match (about a fifth cheaper than building a keyword dict of the 34 fields)."""
+    values = list(_state_values(state))
+    for name, value in changes.items():
+        values[_STATE_SLOT[name]] = value
+    return DossierState(*values)
 
 
 def apply_event(
