@@ -129,3 +129,32 @@ def test_the_finding_is_an_indicator_a_snapshot_and_an_alert(live_server: LiveSe
     assert values["01"]["appointment_beyond_statutory_count"] == 0
     state = dossier(live_server, "HS-AP2")["state"]
     assert state["outcome"] in ("early", "on_time")  # past the statutory deadline, before the appointment
+
+
+def test_a_refold_from_the_log_keeps_appointments_and_the_own_period(live_server: LiveServer) -> None:
+    """Events arriving before their receipt wait in the log; the receipt then refolds the dossier
+    from the stored history, which must carry due_at and statutory_days like the batch did."""
+    extension = NOW - timedelta(days=2)
+    assert ok(live_server.post_events([receipt("rf-0", "HS-RF0", T0)]))["accepted"] == 1  # catalogue: 10 days
+    # The extension (stamped after the receipt) arrives first and waits for it.
+    assert ok(live_server.post_events([
+        with_due(event("rf-x", "HS-RF", "extended", extension), NOW + timedelta(days=20)),
+    ]))["accepted"] == 1  # fmt: skip
+    assert dossier(live_server, "HS-RF")["state"] is None
+    own = {"code": KHAI_SINH["code"], "name": KHAI_SINH["name"], "sector": KHAI_SINH["sector"], "statutory_days": 2}
+    assert (
+        ok(live_server.post_events([with_due(receipt("rf-r", "HS-RF", T0, procedure=own), NOW + timedelta(days=1))]))[
+            "accepted"
+        ]
+        == 1
+    )
+    got = dossier(live_server, "HS-RF")
+    state = got["state"]
+    assert (state["statutory_days"], state["catalogue_statutory_days"]) == (2, 10)
+    assert datetime.fromisoformat(state["appointment_at"]) == datetime.fromisoformat(
+        (NOW + timedelta(days=20)).isoformat()
+    )
+    assert state["due_at"] == state["appointment_at"] and state["appointment_beyond_statutory"] is True
+    history = got["deadline"]["appointment"]["history"]
+    assert [h["event_id"] for h in history] == ["rf-r", "rf-x"]
+    assert scalar(live_server.db_url, "SELECT statutory_days FROM dossier_event WHERE event_id = 'rf-r'") == 2
