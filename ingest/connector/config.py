@@ -34,6 +34,18 @@ class ConnectorConfig:
     auth_env: str | None = None
     interval_seconds: int = 300
     enabled: bool = True
+    # "get": GET <base_url>?<cursor_param>=<cursor> with a credential header. "dvcqg": a provincial
+    # gateway in the national portal's format: sign in at login_url (username, and the credential
+    # as password) for a session, then POST {session, madonvi, service, <cursor_param>} per page.
+    method: str = "get"
+    login_url: str | None = None
+    login_username: str | None = None
+    service: str | None = None  # DongBoHoSoMC | CapNhatTienDoHoSoMC
+    unit_id: str | None = None  # madonvi
+
+    def credential(self, environ: dict[str, str]) -> str | None:
+        """The stored credential, else the environment's."""
+        return self.auth_value if self.auth_value is not None else environ.get(self.auth_env or "")
 
     def auth_headers(self, environ: dict[str, str]) -> dict[str, str]:
         """The credential header for the source's API: the stored value, else the environment's."""

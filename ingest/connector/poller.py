@@ -15,6 +15,7 @@ skips the connector instead of fetching the same pages.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
@@ -24,12 +25,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 
 from ingest.batch import BatchContext, StreamIngester
 from ingest.connector.backoff import RetryPolicy
 from ingest.connector.config import ConnectorConfig
 from ingest.connector.fetch import ConnectorError, Page, Sleep, fetch_page
+from ingest.connector.gateway import GatewayClient
 from ingest.connector.store import ADVANCE, ENSURE_STATE, FINISH_RUN, LOCK_STATE, SELECT_CURSOR
+from ingest.dvcqg.envelope import SERVICES, SyncRequest
+from ingest.dvcqg.pipeline import PortalSync, source_lock
 from ioc.db.pool import Conn
 from ioc.localities.catalogue import LocalityCatalogue
 from ioc.sources import source_by_id
@@ -66,6 +71,9 @@ class PollDeps:
     rng: random.Random | None = None
     # Called after each page's commit, before the next fetch (tests stop a run right there).
     after_page: Callable[[Page], Awaitable[None]] | None = None
+    # Dossiers in the national portal's format (method "dvcqg"): the push route's pipeline.
+    portal: PortalSync | None = None
+    retention_days: int = 3 * 365  # as Settings.retention_days
 
 
 async def poll_connector(conn: Conn, config: ConnectorConfig, deps: PollDeps) -> RunResult:
@@ -101,6 +109,9 @@ async def poll_connector(conn: Conn, config: ConnectorConfig, deps: PollDeps) ->
 
 
 async def _pages(conn: Conn, config: ConnectorConfig, deps: PollDeps, result: RunResult) -> None:
+    if config.method == "dvcqg":
+        await _gateway_pages(conn, config, deps, result)
+        return
     ingester = deps.ingesters.get(config.stream)
     if ingester is None:
         raise ConnectorError(f"no ingester for stream {config.stream!r}")
@@ -143,4 +154,64 @@ async def _pages(conn: Conn, config: ConnectorConfig, deps: PollDeps, result: Ru
             await deps.after_page(page)
         if page.next_cursor == cursor:
             return  # the source gives no newer cursor: nothing more this run
+        cursor = page.next_cursor
+
+
+async def _gateway_pages(conn: Conn, config: ConnectorConfig, deps: PollDeps, result: RunResult) -> None:
+    """A provincial gateway in the national portal's format: sign in, POST for each page, and
+    write each page's records through the push route's own pipeline (ingest/dvcqg/pipeline.py),
+    the page and its cursor in one transaction as for any connector."""
+    portal = deps.portal
+    service = SERVICES.get(config.service or "")
+    if portal is None or service is None or config.stream != "dossier":
+        raise ConnectorError("a dvcqg connector needs the dossier stream, a service and the portal pipeline")
+    async with conn.transaction():
+        source = await source_by_id(conn, config.source_id)
+        cur = await conn.execute(SELECT_CURSOR, [config.id])
+        row: Any = await cur.fetchone()
+    if source is None or source.revoked_at is not None:
+        raise ConnectorError(f"source {config.source_id!r} does not exist or is revoked")
+    if "dossier" not in source.streams:
+        raise ConnectorError(f"source {config.source_id!r} may not write the dossier stream")
+    cursor: str | None = row[0]
+    in_scope = None if source.scope.national else source.scope.allows_locality
+    gateway = GatewayClient(deps.client, config, config.credential(dict(deps.environ or {})), deps.policy,
+                            deps.sleep or asyncio.sleep, deps.rng or random.Random())  # fmt: skip
+    while result.pages < deps.max_pages:
+        page = await gateway.page(cursor)
+        if not page.items:
+            return  # caught up
+        if page.next_cursor is None:
+            raise ConnectorError(f"the answer has items but no next cursor at {config.cursor_path!r}")
+        sync = SyncRequest(service, page.items, config.unit_id, None, None)
+        async with source_lock(conn, config.source_id):
+            prepared = await portal.prepare(
+                conn, config.source_id, sync, now=datetime.now(UTC), catalogue=deps.catalogue, in_scope=in_scope,
+                future_tolerance=timedelta(seconds=deps.future_tolerance_seconds),
+                max_age=timedelta(days=deps.retention_days),
+            )  # fmt: skip
+            async with conn.transaction():
+                cur = await conn.execute(LOCK_STATE, [config.id])
+                stored: Any = await cur.fetchone()
+                if stored is None or stored[0] != cursor:
+                    raise ConnectorError("the stored cursor moved under this run; it stops here")
+                written = await portal.write(conn, prepared)
+                counts = {s: written.count(s) for s in ("accepted", "duplicate", "rejected")}
+                await conn.execute(ADVANCE, {"id": config.id, "cursor": page.next_cursor, "now": prepared.now,
+                                             **counts})  # fmt: skip
+            try:
+                await portal.apply(conn, written)
+            except psycopg.Error as exc:  # stored and queued: the projector loop applies it
+                log.warning("connector %s: page stored, not yet applied (%s)", config.id, type(exc).__name__)
+        result.pages += 1
+        result.accepted += counts["accepted"]
+        result.duplicate += counts["duplicate"]
+        result.rejected += counts["rejected"]
+        if counts["rejected"]:
+            reasons = sorted({str(r.get("reason")) for r in written.results if r["status"] == "rejected"})
+            log.warning("connector %s: %d record(s) rejected (%s)", config.id, counts["rejected"], ", ".join(reasons))
+        if deps.after_page is not None:
+            await deps.after_page(page)
+        if page.next_cursor == cursor:
+            return
         cursor = page.next_cursor

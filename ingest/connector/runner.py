@@ -77,13 +77,21 @@ def run_process(url: str, *, once: bool = False, connector_id: str | None = None
     import os
     import signal
 
+    from ingest.dvcqg.pipeline import PortalSync
+    from ingest.projector import DossierProjector
+    from ingest.reference import CalendarStore, ProcedureCache
     from ingest.streams import STREAM_INGESTERS
+    from ingest.writer import DossierWriter
     from ioc.localities.catalogue import load_catalogue
 
     async def main() -> list[RunResult]:
         async with http_client() as client:
+            procedures, calendars = ProcedureCache(), CalendarStore()
+            portal = PortalSync(
+                procedures, calendars, DossierWriter(procedures), DossierProjector(procedures, calendars)
+            )
             deps = PollDeps(STREAM_INGESTERS, load_catalogue(), client, environ=dict(os.environ),
-                            future_tolerance_seconds=future_tolerance_seconds)  # fmt: skip
+                            future_tolerance_seconds=future_tolerance_seconds, portal=portal)  # fmt: skip
             if once:
                 return await run_due(url, deps, connector_id=connector_id, every=True)
             stop = asyncio.Event()

@@ -197,7 +197,9 @@ def _dossier(
         if previous is not None and previous.status == status:
             since = previous.since  # the same state again: the same stamp, so the same event id
         elif status != "4" or (previous is not None and previous.status in PAUSED):
-            since = ctx.now
+            # To the whole second, the portal's resolution: a progress step for the same change
+            # in the same second is then the same event (same id, same time).
+            since = ctx.now.replace(microsecond=0)
     if since is not None:
         events.append(_event(base, code, status, since, STATUS_EVENT[status]))
     # A changed NgayHenTra while the dossier runs is a new appointment: the new slip after a

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -41,25 +41,13 @@ from ingest.dvcqg.envelope import (
     read_bare,
     read_envelope,
 )
-from ingest.dvcqg.translate import (
-    Context,
-    KnownStatus,
-    Translation,
-    UnitDirectory,
-    UnitPlace,
-    dossier_codes,
-    item_results,
-    translate,
-    unit_keys,
-)
-from ingest.parse import parse_batch
+from ingest.dvcqg.pipeline import PortalSync, source_lock
 from ioc.api.deps import AppState, app_state
 from ioc.api.guard import authenticate, declare, guard
 from ioc.api.ingest import read_capped_body
 from ioc.api.ratelimit import retry_after_header
 from ioc.auth.policy import Action, Policy, Role
 from ioc.auth.principal import Principal
-from ioc.db.pool import Conn
 from ioc.sources import source_by_id, source_for_key
 
 log = logging.getLogger(__name__)
@@ -70,9 +58,6 @@ SESSION_TTL = timedelta(hours=12)
 SESSION_PREFIX = "dvcqg_"
 MAX_LOGIN_BYTES = 16 * 1024
 MAX_UNITS = 10_000
-# One sync of a source at a time: the remembered statuses are read, derived from and written back.
-LOCK = "SELECT pg_advisory_lock(hashtextextended(%s, 7311042047))"
-UNLOCK = "SELECT pg_advisory_unlock(hashtextextended(%s, 7311042047))"
 INSERT_SESSION = """
 INSERT INTO dvcqg_session (session_sha256, source_id, key_id, expires_at) VALUES (%s, %s, %s, %s)
 """
@@ -81,10 +66,6 @@ SELECT_SESSION = """
 SELECT d.source_id, d.key_id FROM dvcqg_session d JOIN source_key k ON k.id = d.key_id
 WHERE d.session_sha256 = %s AND d.expires_at > %s AND k.revoked_at IS NULL
   AND (k.expires_at IS NULL OR k.expires_at > %s)
-"""
-SELECT_UNITS = """
-SELECT unit_key, province_code, commune_code, agency_code, agency_name FROM dvcqg_unit
-WHERE source_id = %s AND unit_key = ANY(%s::text[])
 """
 SELECT_ALL_UNITS = """
 SELECT unit_key, province_code, commune_code, agency_code, agency_name, updated_at FROM dvcqg_unit
@@ -95,17 +76,6 @@ INSERT_UNITS = """
 INSERT INTO dvcqg_unit (source_id, unit_key, province_code, commune_code, agency_code, agency_name)
 SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
 """
-SELECT_KNOWN = """
-SELECT dossier_code, status, since, due FROM dvcqg_dossier_status
-WHERE source_id = %s AND dossier_code = ANY(%s::text[])
-"""
-UPSERT_KNOWN = """
-INSERT INTO dvcqg_dossier_status (source_id, dossier_code, status, since, due)
-SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])
-ON CONFLICT (source_id, dossier_code) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since,
-                                                   due = EXCLUDED.due, updated_at = now()
-"""
-SELECT_OWNERS = "SELECT code, province_code, commune_code FROM dossier_owner WHERE code = ANY(%s::text[])"
 
 
 def portal_reply(error_code: int, message: str, status_code: int = 200, **extra: Any) -> Response:
@@ -312,82 +282,30 @@ async def _sync(request: Request, read: Callable[[Any], SyncRequest]) -> Respons
 
 
 async def _ingest(state: AppState, caller: Caller, sync: SyncRequest) -> Response:
-    ctx, settings = state.ingest, state.settings
+    settings, ingest = state.settings, state.ingest
+    portal = PortalSync(ingest.procedures, ingest.calendars, ingest.writer, ingest.projector)
     principal = caller.principal
     in_scope = None if principal.scope.national else principal.scope.allows_locality
-    now = datetime.now(UTC)
-    codes = sorted(dossier_codes(sync.items))
-    async with state.pool.connection() as conn:
-        await conn.execute(LOCK, [caller.source_id])
-        await conn.commit()
+    async with state.pool.connection() as conn, source_lock(conn, caller.source_id):
+        prepared = await portal.prepare(
+            conn, caller.source_id, sync, now=datetime.now(UTC), catalogue=state.catalogue, in_scope=in_scope,
+            future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
+            max_age=timedelta(days=settings.retention_days),
+        )  # fmt: skip
+        async with conn.transaction():
+            written = await portal.write(conn, prepared)
         try:
-            units = await _units(conn, caller.source_id, sorted(unit_keys(sync.items, sync.unit_id)))
-            known = await _known(conn, caller.source_id, codes)
-            cur = await conn.execute(SELECT_OWNERS, [codes])
-            owner_rows: list[Any] = await cur.fetchall()
-            owners: dict[str, tuple[str, str | None]] = {str(c): (str(p), cm) for c, p, cm in owner_rows}
-            await ctx.procedures.prefetch(conn, _procedure_codes(sync.items))
-            await ctx.calendars.refresh_if_stale(conn)
-            await conn.commit()
-            tr = translate(sync.service, sync.items, Context(
-                now=now, units=units, unit_id=sync.unit_id, known=known, owner_places=owners,
-                procedure_known=lambda code: ctx.procedures.get(code) is not None,
-            ))  # fmt: skip
-            batch = parse_batch(
-                tr.events, source_id=caller.source_id, now=now,
-                future_tolerance=timedelta(seconds=settings.future_tolerance_seconds),
-                max_age=timedelta(days=settings.retention_days),
-                catalogue=state.catalogue, procedure_of=ctx.procedures.get, in_scope=in_scope,
-            )  # fmt: skip
-            await ctx.writer.ensure_partitions(conn, [e for _, e, _ in batch.accepted])
-            async with conn.transaction():
-                outcome = await ctx.writer.write(conn, caller.source_id, batch, now, in_scope=in_scope)
-                results = item_results(tr, len(sync.items), outcome.results)
-                await _remember(conn, caller.source_id, tr, results)
-            try:
-                async with conn.transaction():
-                    await ctx.projector.apply(conn, outcome)
-            except psycopg.Error as exc:  # stored and queued: the projector loop applies it (as ingest.py)
-                log.warning("dvcqg: batch %s stored but not yet applied (%s)", outcome.queue_id, type(exc).__name__)
-        finally:
-            await conn.rollback()  # a failed statement above leaves the transaction unusable
-            await conn.execute(UNLOCK, [caller.source_id])
-            await conn.commit()
-    counts = {s: sum(r["status"] == s for r in results) for s in ("accepted", "duplicate", "rejected")}
+            await portal.apply(conn, written)
+        except psycopg.Error as exc:  # stored and queued: the projector loop applies it (as ingest.py)
+            log.warning("dvcqg: batch %s stored but not yet applied (%s)", written.outcome.queue_id,
+                        type(exc).__name__)  # fmt: skip
+    counts = {s: written.count(s) for s in ("accepted", "duplicate", "rejected")}
     for status, n in counts.items():
         if n:
             state.metrics.ingest_events.labels("dossier", status).inc(n)
     if counts["rejected"]:
         return portal_reply(SOME_REFUSED, f"{counts['rejected']} mục bị từ chối, xem results / items refused, see "
                                           "results; các mục khác đồng bộ thành công", **counts,
-                            service=sync.service.value, results=results)  # fmt: skip
-    return portal_reply(OK, "Đồng bộ thành công / synced", **counts, service=sync.service.value, results=results)
-
-
-def _procedure_codes(items: Sequence[Any]) -> set[str]:
-    codes = {i["MaTTHC"].strip() for i in items if isinstance(i, dict) and isinstance(i.get("MaTTHC"), str)}
-    # The national code of a province's variant (3.000181.000.00.00.H22 → 3.000181) too.
-    return codes | {".".join(c.split(".")[:2]) for c in codes if c.count(".") > 1}
-
-
-async def _units(conn: Conn, source_id: str, keys: list[str]) -> UnitDirectory:
-    cur = await conn.execute(SELECT_UNITS, [source_id, keys])
-    rows: list[Any] = await cur.fetchall()
-    return UnitDirectory({str(k): UnitPlace(p, c, a, n) for k, p, c, a, n in rows})
-
-
-async def _known(conn: Conn, source_id: str, codes: list[str]) -> dict[str, KnownStatus]:
-    cur = await conn.execute(SELECT_KNOWN, [source_id, codes])
-    rows: list[Any] = await cur.fetchall()
-    return {str(code): KnownStatus(str(status), since, due) for code, status, since, due in rows}
-
-
-async def _remember(conn: Conn, source_id: str, tr: Translation, results: list[dict[str, Any]]) -> None:
-    """The statuses of the dossier objects whose events were stored (or already were)."""
-    kept = [(code, known) for index, (code, known) in sorted(tr.statuses.items())
-            if results[index]["status"] != "rejected"]  # fmt: skip
-    latest = dict(kept)  # a dossier sent twice in one batch: its last record is its state
-    if latest:
-        states = list(latest.values())
-        await conn.execute(UPSERT_KNOWN, [source_id, list(latest), [k.status for k in states],
-                                          [k.since for k in states], [k.due for k in states]])  # fmt: skip
+                            service=sync.service.value, results=written.results)  # fmt: skip
+    return portal_reply(OK, "Đồng bộ thành công / synced", **counts, service=sync.service.value,
+                        results=written.results)  # fmt: skip
