@@ -44,7 +44,7 @@ DOSSIER_FIELDS = (
     "statutory_due_at", "appointment_at", "appointment_given_at", "held_due_at", "appointment_beyond_statutory",
     "catalogue_statutory_days",
 )  # fmt: skip
-# The first eleven columns make a DossierEvent (ingest/lifecycle.py) for the deadline's explanation.
+# The first eighteen columns make a DossierEvent (ingest/lifecycle.py) for the deadline's explanation.
 SELECT_DOSSIER_EVENTS = """
 SELECT occurred_at, dossier_code, event_type, source_id, event_id, province_code, commune_code, agency_code,
        procedure_code, channel, handler_code, handler_name, online_level, digitised, payment_channel, rating,
