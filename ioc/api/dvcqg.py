@@ -43,9 +43,10 @@ from ingest.dvcqg.envelope import (
 )
 from ingest.dvcqg.pipeline import PortalSync, source_lock
 from ioc.api.deps import AppState, app_state
-from ioc.api.guard import authenticate, declare, guard
+from ioc.api.guard import authenticate, client_origin, declare, guard
 from ioc.api.ingest import read_capped_body
 from ioc.api.ratelimit import retry_after_header
+from ioc.auth import audit
 from ioc.auth.policy import Action, Policy, Role
 from ioc.auth.principal import Principal
 from ioc.sources import source_by_id, source_for_key
@@ -205,6 +206,9 @@ def dvcqg_router() -> APIRouter:
             await conn.execute(DELETE_UNITS, [source_id])
             if rows:
                 await conn.execute(INSERT_UNITS, [source_id, *(list(col) for col in zip(*rows, strict=True))])
+            await audit.record(conn, actor=principal.subject, actor_role=principal.role.value,
+                               action="source.dvcqg_units", target=f"source:{source_id}",
+                               origin=client_origin(request), details={"units": len(rows)})  # fmt: skip
         return {"source_id": source_id, "units": len(rows)}
 
     return router

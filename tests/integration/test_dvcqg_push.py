@@ -211,6 +211,8 @@ def test_the_unit_table_rejects_unknown_places(server: LiveServer) -> None:
         listed = ok(admin.get("/api/v1/admin/dvcqg/units/test-source"))
     assert bad.status_code == 422
     assert {u["key"] for u in listed["units"]} == {"UBND phường Ba Đình", "H26"}  # unchanged
+    # The accepted change is in the audit trail, in the transaction that made it.
+    assert scalar(server.db_url, "SELECT count(*) FROM audit_log WHERE action = 'source.dvcqg_units'") >= 1
 
 
 def test_a_revoked_key_ends_its_sessions(server: LiveServer) -> None:
