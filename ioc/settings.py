@@ -104,8 +104,8 @@ class Settings(BaseSettings):
     simulate_volume_scale: float = 1.0
     # How much of the past the simulator replays (at simulate_time_scale) before it runs live.
     simulate_backfill_hours: float = 168.0
-    # Keep the replay's sample once live: one density in every window, a quiet live stream.
-    simulate_live_keeps_replay_sample: bool = False
+    # Once caught up, send the full volume rather than the replay's sample (ingest/simulator/generator.py).
+    simulate_full_volume_live: bool = False
 
     @field_validator(
         "database_url",

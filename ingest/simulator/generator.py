@@ -21,13 +21,16 @@ Clock (clock.py): simulated = start + time_scale × elapsed, started `backfill` 
 `now` and never past real now, so the back-filled week replays in minutes and no event is ever
 stamped in the future; once caught up it follows real time.
 
-Load. The live stream is the full `volume_scale` volume (≈ 7 dossiers a second nationally in
-office hours at scale 1, ≈ 9 at the 10:00 peak, ≈ 0.06 at 03:00), sampled down only if that exceeds
-`rate_per_second`. Replaying a week at that volume in seconds is beyond any demo database
-(1.4 M dossiers), so the replay is a uniform sample of whole dossiers, sized so that it posts
-`rate_per_second` new dossiers per real second on average: with the demo's 50/s at 20,000× a
-week is replayed in ≈ 30 s as ≈ 1 dossier in 900. A sample keeps every rate and share (on time,
-online, by province) unbiased; only the past's counts are smaller. For a full-volume replay give
+Load. The full `volume_scale` volume is ≈ 7 dossiers a second nationally in office hours at
+scale 1 (≈ 9 at the 10:00 peak, ≈ 0.06 at 03:00). Replaying a week of it in seconds is beyond any
+demo database (1.4 M dossiers), so the replay is a uniform sample of whole dossiers, sized so
+that it posts `rate_per_second` new dossiers per real second on average: with the demo's 50/s at
+20,000× a week is replayed in ≈ 30 s as ≈ 1 dossier in 900 (50 / (2.24 × 20,000)). A sample
+keeps every rate and share (on time, online, by province) unbiased; only counts are smaller. The
+live stream goes on with the same sample, so every window (today, 7 days) has one density and
+resolutions keep pace with receipts; `full_volume_live` sends the full volume once caught up
+instead (capped at `rate_per_second`), at the price of a first day whose resolutions of earlier
+dossiers are the sample's while its receipts are the full stream's. For a full-volume replay give
 rate_per_second ≈ 2.24 × volume_scale × time_scale (e.g. --rate 2300 --time-scale 1000: a week in
 ≈ 10 min, ≈ 6,000 events/s; the generator itself makes ≈ 6,700 dossiers/s on one core).
 """
@@ -90,9 +93,10 @@ class SimulatorSettings:
     volume_scale: float = 1.0  # × the national volume (≈ 70.8 M dossiers a year)
     time_scale: float = 3600.0  # simulated seconds per real second while catching up
     backfill: timedelta = timedelta(days=7)
-    # Keep the replay's sample after catching up: one density in every window (today, 7 days), so
-    # counts compare across the start of the run, at the price of a quiet live stream.
-    live_keeps_replay_sample: bool = False
+    # After catching up, send the full volume instead of going on with the replay's sample: live
+    # counts a province recognises, but the first day's windows then mix a sampled past (few
+    # resolutions of earlier dossiers) with a full present. Off: one density throughout.
+    full_volume_live: bool = False
     event_id_prefix: str = "sim"
     # Distinguishes runs that share a seed (a restarted demo): it goes into event ids and dossier
     # codes, otherwise the server would take the new run's events for resends of the old one's.
@@ -229,7 +233,7 @@ class DossierSimulator:
         self._elapsed = 0.0
         self._live_sample = self._sample_for(NATIONAL_MEAN_PER_SECOND * settings.volume_scale)
         self._replay_sample = self._replay_sample_for(now)
-        if settings.live_keeps_replay_sample:
+        if not settings.full_volume_live:
             self._live_sample = min(self._live_sample, self._replay_sample)
         # A pending event is a small tuple: (POSIX time, serial, its dossier, type, shared extra
         # fields). At the full national volume about 480,000 are pending after a simulated day

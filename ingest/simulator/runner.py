@@ -74,7 +74,7 @@ async def run_simulator(
     payout: PayoutSimulatorSettings | None = None,
     id_issuance: IdSimulatorSettings | None = None,
     volume_scale: float = 1.0,
-    live_keeps_replay_sample: bool = False,
+    full_volume_live: bool = False,
 ) -> SimulatorTotals:
     """Generate and post events until `duration` real seconds pass or `stop` is set.
 
@@ -83,8 +83,8 @@ async def run_simulator(
     dossiers a year; 1.0 ≈ 7 new dossiers a second nationally in office hours). `rate_per_second`
     is the replay's load: new dossiers per real second while catching up (the replay is a uniform
     sample sized to it), and a ceiling on the live stream's average. Each dossier yields about
-    2.7 events over its life. `live_keeps_replay_sample` keeps the replay's sample after catching
-    up (one density throughout, a quiet live stream). `settings`, when given, overrides the seed /
+    2.7 events over its life. `full_volume_live` sends the full volume once caught up instead of
+    going on with the replay's sample (see generator.py). `settings`, when given, overrides the seed /
     rate / volume / scale / backfill / sample arguments.
     `payout`, when given, also posts payout-cycle reports, beside the dossiers, with the same key;
     `id_issuance` likewise posts the daily ID-issuance reports.
@@ -96,7 +96,7 @@ async def run_simulator(
         rate_per_second=rate_per_second,
         volume_scale=volume_scale,
         time_scale=time_scale,
-        live_keeps_replay_sample=live_keeps_replay_sample,
+        full_volume_live=full_volume_live,
         backfill=backfill,
         run_tag=_run_tag(started_at),
     )

@@ -180,10 +180,12 @@ def test_the_accelerated_clock_is_start_plus_scale_times_elapsed_and_never_ahead
     assert SimClock.replaying(now, timedelta(hours=1), 1).catch_up_seconds(now) is None
 
 
-def test_the_replay_posts_the_rate_as_a_sample_then_goes_live_at_full_volume() -> None:
+def test_the_replay_posts_the_rate_as_a_sample_then_can_go_live_at_full_volume() -> None:
     # Wednesday 10:00 in Hà Nội; a day replayed at 3,600× catches up after 86,400 / 3,599 ≈ 24 s.
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-    settings = SimulatorSettings(seed=9, rate_per_second=40, backfill=timedelta(days=1), time_scale=3600)
+    settings = SimulatorSettings(
+        seed=9, rate_per_second=40, backfill=timedelta(days=1), time_scale=3600, full_volume_live=True
+    )
     simulator, events = run(settings, now, 84)
     assert simulator.caught_up
     replayed = [e for e in events if e["event_type"] == "received" and at(e) < now]
@@ -199,11 +201,9 @@ def test_the_replay_posts_the_rate_as_a_sample_then_goes_live_at_full_volume() -
         assert at(event) <= now + timedelta(seconds=84)
 
 
-def test_live_can_keep_the_replay_sample_for_one_density_throughout() -> None:
+def test_live_keeps_the_replay_sample_by_default_for_one_density_throughout() -> None:
     now = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
-    settings = SimulatorSettings(
-        seed=9, rate_per_second=40, backfill=timedelta(days=1), time_scale=3600, live_keeps_replay_sample=True
-    )
+    settings = SimulatorSettings(seed=9, rate_per_second=40, backfill=timedelta(days=1), time_scale=3600)
     simulator, events = run(settings, now, 84)
     assert simulator.live_sample == simulator.replay_sample < 0.01
     replayed_hour = [e for e in events if e["event_type"] == "received" and now - timedelta(hours=1) <= at(e) < now]
@@ -257,3 +257,24 @@ def test_lateness_concentrates_on_some_officials(week: tuple[DossierSimulator, l
     often, usually = sorted(handled, reverse=True)
     # Officials often late (a fifth of them) are late ≈ 2.0 / 0.75 ≈ 2.7 times as often as the rest.
     assert late[often] / handled[often] > 1.8 * late[usually] / handled[usually]
+
+
+@pytest.mark.parametrize(("full_volume_live", "low", "high"), [(False, 0.6, 1.3), (True, 0.0, 0.5)])
+def test_the_first_live_day_resolves_about_what_it_receives(full_volume_live: bool, low: float, high: float) -> None:
+    # Issue #11: the demo received thousands "today" and resolved almost none. A week is replayed
+    # as a sample of one in ten, then the clock follows real time through Wednesday's office day.
+    now = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)  # 07:00 in Hà Nội
+    settings = SimulatorSettings(
+        seed=4, rate_per_second=16, volume_scale=0.02, time_scale=3600, full_volume_live=full_volume_live
+    )
+    simulator = DossierSimulator(settings, now)
+    assert 0.07 < simulator.replay_sample < 0.13
+    events: list[Event] = []
+    for second in range(1, 170):
+        events += simulator.advance(1.0, now + timedelta(seconds=second))
+    assert simulator.caught_up
+    for minute in range(3, 10 * 60 + 1):  # until 17:00, a minute at a time
+        events += simulator.advance(60.0, now + timedelta(minutes=minute))
+    today = Counter(e["event_type"] for e in events if at(e).astimezone(LOCAL_TZ).date() == date(2026, 11, 25))
+    assert today["received"] > 300
+    assert low < today["resolved"] / today["received"] < high
