@@ -260,8 +260,11 @@ def _changes(state: DossierState, event: DossierEvent, calendar_for: CalendarFor
     kind = event.event_type
     if kind is EventType.APOLOGY_ISSUED:
         changes = {} if state.apology_at else {"apology_at": t}
-        if event.due_at is not None and state.is_open:
-            changes.update(_appoint(state, event.due_at, t, admits_late=True))
+        if state.is_open:
+            if event.due_at is not None:
+                changes.update(_appoint(state, event.due_at, t, admits_late=True))
+            elif state.paused_at is None and state.appointment_at is not None and state.due_at != state.appointment_at:
+                changes["due_at"] = state.appointment_at  # the new date waiting for this letter (_appoint)
         return changes
     if kind is EventType.FEE_PAID:
         return {} if state.fee_paid_at else {"fee_paid_at": t, "payment_channel": event.payment_channel}
@@ -298,14 +301,21 @@ def _changes(state: DossierState, event: DossierEvent, calendar_for: CalendarFor
 def _appoint(state: DossierState, new: datetime, t: datetime, *, admits_late: bool = False) -> dict[str, Any]:
     """The source gave a new appointment at `t`. It is what the citizen is now promised (overdue
     and due-soon follow it), but it does not undo a lateness: a deadline already passed, or the one
-    an apology letter replaces, stays the yardstick of the outcome (`held_due_at`)."""
+    an apology letter replaces, stays the yardstick of the outcome (`held_due_at`).
+
+    A new date given once the deadline has passed, with no apology letter recorded, is kept as the
+    appointment but does not yet take over `due_at`: every late dossier owes the citizen a letter
+    and a new date, so until the letter comes the dossier stays overdue, and counted as late
+    without an apology (an `apology_issued` event then puts the waiting date in force)."""
     changes: dict[str, Any] = {"appointment_at": new, "appointment_set_at": t}
-    if state.paused_at is None:  # while paused there is no running deadline: it applies on resume
-        changes["due_at"] = new
     current = state.due_at
-    if current is not None and new > current and (admits_late or t > current):
+    missed = current is not None and t > current
+    if current is not None and new > current and (admits_late or missed):
         held = state.held_due_at
         changes["held_due_at"] = current if held is None or current < held else held
+    # While paused there is no running deadline: the appointment applies on resume.
+    if state.paused_at is None and not (missed and not admits_late and state.apology_at is None):
+        changes["due_at"] = new
     return changes
 
 
@@ -512,6 +522,16 @@ BUILTIN_POLICY = {
 }
 
 
+_BASIS_LABEL = {
+    "statutory": "Theo thời hạn luật định (IOC tính) / the statutory deadline (computed by IOC)",
+    "appointment": "Theo giấy hẹn của hệ thống nguồn / the source's appointment",
+    "missed_awaiting_apology": (
+        "Hạn đã lỡ: ngày hẹn mới chỉ có hiệu lực khi có thư xin lỗi / the missed deadline: the new "
+        "appointment takes effect once an apology letter is recorded"
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Pause:
     started_at: datetime
@@ -553,16 +573,22 @@ class DeadlineExplanation:
     counted_until: datetime
     appointments: tuple[AppointmentChange, ...]
 
+    @property
+    def basis(self) -> str:
+        s = self.state
+        if s.appointment_at is None:
+            return "statutory"
+        if s.due_at is None or s.due_at == s.appointment_at:
+            return "appointment"
+        return "missed_awaiting_apology"  # see _appoint: a late new date waits for the letter
+
     def as_dict(self) -> dict[str, Any]:
         s = self.state
         due = s.outcome_due_at
         return {
             "due_at": s.due_at,
-            "basis": "appointment" if s.appointment_at is not None else "statutory",
-            "basis_label": (
-                "Theo giấy hẹn của hệ thống nguồn / the source's appointment" if s.appointment_at is not None
-                else "Theo thời hạn luật định (IOC tính) / the statutory deadline (computed by IOC)"
-            ),
+            "basis": self.basis,
+            "basis_label": _BASIS_LABEL[self.basis],
             "policy": BUILTIN_POLICY,
             "statutory": {
                 "due_at": s.statutory_due_at,

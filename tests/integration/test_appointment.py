@@ -158,3 +158,26 @@ def test_a_refold_from_the_log_keeps_appointments_and_the_own_period(live_server
     history = got["deadline"]["appointment"]["history"]
     assert [h["event_id"] for h in history] == ["rf-r", "rf-x"]
     assert scalar(live_server.db_url, "SELECT statutory_days FROM dossier_event WHERE event_id = 'rf-r'") == 2
+
+
+def test_a_late_new_date_without_an_apology_keeps_the_dossier_overdue(live_server: LiveServer) -> None:
+    due = NOW - timedelta(days=1)
+    assert ok(live_server.post_events([
+        with_due(receipt("la-r", "HS-LA", T0), due),
+        with_due(event("la-x", "HS-LA", "extended", NOW - timedelta(hours=2)), NOW + timedelta(days=5)),
+    ]))["accepted"] == 2  # fmt: skip
+
+    def hanoi() -> dict[str, Any]:
+        with live_server.client() as c:
+            rows = c.get("/api/v1/status/provinces").json()["provinces"]
+        return next(p for p in rows if p["code"] == "01")
+
+    assert (hanoi()["overdue"], hanoi()["late_without_apology"]) == (1, 1)
+    assert dossier(live_server, "HS-LA")["deadline"]["basis"] == "missed_awaiting_apology"
+    assert (
+        ok(live_server.post_events([event("la-a", "HS-LA", "apology_issued", NOW - timedelta(hours=1))]))["accepted"]
+        == 1
+    )
+    assert (hanoi()["overdue"], hanoi()["late_without_apology"]) == (0, 0)
+    state = dossier(live_server, "HS-LA")["state"]
+    assert state["due_at"] == state["appointment_at"] and datetime.fromisoformat(state["held_due_at"]) < NOW

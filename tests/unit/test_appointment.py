@@ -104,9 +104,22 @@ CASES = [
     Case("an extension before the deadline moves it: resolved before the new date is on time",
          (ev(RECEIVED, R, at(12, 17)), ev(EXTENDED, at(11, 10), at(16, 17)), ev(RESOLVED, at(16, 9))),
          at(16, 17), STATUTORY, at(16, 17), True, "on_time"),
-    Case("an extension once already late does not undo the lateness",
+    Case("an extension once already late, with no apology: the new date waits, the dossier stays overdue",
+         (ev(RECEIVED, R, at(12, 17)), ev(EXTENDED, at(13, 10), at(17, 17))),
+         at(12, 17), STATUTORY, at(17, 17), True),
+    Case("... and resolved before the new date it is still late",
          (ev(RECEIVED, R, at(12, 17)), ev(EXTENDED, at(13, 10), at(17, 17)), ev(RESOLVED, at(16, 9))),
+         at(12, 17), STATUTORY, at(17, 17), True, "late", at(12, 17)),
+    Case("... the apology letter puts the waiting date in force (the lateness stays)",
+         (ev(RECEIVED, R, at(12, 17)), ev(EXTENDED, at(13, 10), at(17, 17)), ev(APOLOGY, at(16, 9)),
+          ev(RESOLVED, at(17, 9))),
          at(17, 17), STATUTORY, at(17, 17), True, "late", at(12, 17)),
+    Case("an apology recorded before the late extension lets it apply at once",
+         (ev(RECEIVED, R, at(12, 17)), ev(APOLOGY, at(12, 16)), ev(EXTENDED, at(13, 10), at(17, 17))),
+         at(17, 17), STATUTORY, at(17, 17), True),
+    Case("a late new slip with a supplement (no pause to end) waits for the letter too",
+         (ev(RECEIVED, R), ev(SUP_GOT, at(12, 10), at(16, 17))),
+         STATUTORY, STATUTORY, at(16, 17), True),
     Case("an earlier extension (a shorter promise) binds from then on",
          (ev(RECEIVED, R, at(13, 17)), ev(EXTENDED, at(10, 10), at(11, 17)), ev(RESOLVED, at(12, 8))),
          at(11, 17), STATUTORY, at(11, 17), False, "late", at(11, 17)),
@@ -285,3 +298,14 @@ def test_explanation_records_an_appointment_moved_by_a_pause() -> None:
 
 def test_no_explanation_without_a_receipt() -> None:
     assert explain_deadline([ev(RESOLVED, R)], lambda _p: CAL, PROCEDURES.get) is None
+
+
+def test_explanation_says_when_a_late_new_date_waits_for_the_letter() -> None:
+    events = [ev(RECEIVED, R, at(12, 17)), ev(EXTENDED, at(13, 10), at(17, 17))]
+    explained = explain_deadline(events, lambda _p: CAL, PROCEDURES.get)
+    assert explained is not None
+    out = explained.as_dict()
+    assert out["basis"] == "missed_awaiting_apology" and "thư xin lỗi" in out["basis_label"]
+    assert out["due_at"] == at(12, 17) and out["appointment"]["due_at"] == at(17, 17)
+    released = explain_deadline([*events, ev(APOLOGY, at(13, 11))], lambda _p: CAL, PROCEDURES.get)
+    assert released is not None and released.basis == "appointment"
