@@ -61,12 +61,13 @@ def portal_time(value: str) -> datetime:
     the native API still insists on one."""
     if not _DATE.match(value):
         raise BadDate(f"{value!r} is not yyyyMMddHHmmss")
-    try:
-        naive = datetime.strptime(value, "%Y%m%d%H%M%S")
+    try:  # by slices, not strptime: five dates a record, and strptime costs ~10 µs each
+        return datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[8:10]), int(value[10:12]),
+                        int(value[12:14]), tzinfo=LOCAL_TZ)  # fmt: skip
     except ValueError as exc:
         raise BadDate(f"{value!r} is not a real date ({exc})") from exc
-    return naive.replace(tzinfo=LOCAL_TZ)
 
 
 def portal_stamp(moment: datetime) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%Y%m%d%H%M%S")
+    t = moment.astimezone(LOCAL_TZ)  # formatted by hand: strftime costs several times more
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}{t.second:02d}"
