@@ -32,7 +32,7 @@ resolutions keep pace with receipts; `full_volume_live` sends the full volume on
 instead (capped at `rate_per_second`), at the price of a first day whose resolutions of earlier
 dossiers are the sample's while its receipts are the full stream's. For a full-volume replay give
 rate_per_second ≈ 2.24 × volume_scale × time_scale (e.g. --rate 2300 --time-scale 1000: a week in
-≈ 10 min, ≈ 6,000 events/s; the generator itself makes ≈ 6,700 dossiers/s on one core).
+≈ 10 min, ≈ 6,000 events/s; the generator itself makes ≈ 4,400–7,100 dossiers/s: bench.simulator_week).
 """
 
 from __future__ import annotations
