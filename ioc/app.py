@@ -35,7 +35,7 @@ from ioc.api.id_issuance import id_issuance_router
 from ioc.api.imports import imports_router
 from ioc.api.indicators import indicators_router
 from ioc.api.ingest import IngestContext, ingest_router
-from ioc.api.live import live_router
+from ioc.api.live import LiveSocketShortcut, live_router
 from ioc.api.notification_config import notification_config_router
 from ioc.api.ops import ops_router
 from ioc.api.payout import payout_router
@@ -150,6 +150,7 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
     app.include_router(live_router())
     app.include_router(ops_router())
     app.include_router(frontend_router(boundary_file=settings.boundary_file, frontend_dir=settings.frontend_dir))
+    app.add_middleware(LiveSocketShortcut)  # /ws without the router's frames under each socket
     secure_app(app, settings)
     return app
 

@@ -38,6 +38,8 @@ import orjson
 import psycopg
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as ASGIScope
 
 from ioc.api.deps import AppState
 from ioc.api.guard import authenticate, declare, same_origin
@@ -70,51 +72,81 @@ FORBIDDEN = Closing(4403, "vai trò không được xem trạng thái / role may
 SCOPE_CHANGED = Closing(1012, "phạm vi đã thay đổi / scope changed, reconnect")
 
 
+LIVE_PATH = "/ws"
+
+
 def live_router() -> APIRouter:
+    """The /ws route as the route table, the policy matrix and OpenAPI see it; `LiveSocketShortcut`
+    serves the connections themselves."""
     router = APIRouter()
 
-    @router.websocket("/ws", dependencies=[declare(POLICY)])
+    @router.websocket(LIVE_PATH, dependencies=[declare(POLICY)])
     async def live(websocket: WebSocket) -> None:
-        state: AppState = websocket.app.state.ioc
-        if not same_origin(websocket, state.allowed_origins):
-            await _refuse_handshake(websocket, 403, "nguồn gốc không được phép / origin not allowed")
-            return
-        try:
-            from_handshake = await authenticate(websocket)
-        except HTTPException as exc:
-            await _refuse_handshake(websocket, exc.status_code, str(exc.detail))
-            return
-        await websocket.accept()
-        hello = await _receive_hello(websocket)
-        if hello is None:
-            await _close(websocket, NO_HELLO)
-            return
-        # A credential on the handshake wins; a token in the hello is for clients without a cookie.
-        token = hello.get("token")
-        presented = None if from_handshake is not None or not isinstance(token, str) else Presented(token, "bearer")
-        principal = from_handshake
-        if presented is not None:
-            try:
-                principal = await _resolve(state, presented)
-            except Unauthenticated:
-                await _close(websocket, BAD_CREDENTIAL)
-                return
-        if principal is None:
-            await _close(websocket, NO_CREDENTIAL)
-            return
-        if not POLICY.allows_role(principal.role):
-            await _close(websocket, FORBIDDEN)
-            return
-        epoch, last_seq = hello.get("epoch"), hello.get("last_seq")
-        closing = await _stream(
-            websocket, state, principal, presented,
-            # `type(...) is int`: a JSON true is a Python bool, an int subclass, and no sequence number.
-            epoch if isinstance(epoch, str) else None, last_seq if type(last_seq) is int else None,
-        )  # fmt: skip
-        if closing is not None:
-            await _close(websocket, closing)
+        await serve_live(websocket)
 
     return router
+
+
+class LiveSocketShortcut:
+    """ASGI middleware that hands /ws connections straight to `serve_live`.
+
+    A wall screen's connection lives for days, and every frame of the call chain under it lives
+    as long: through FastAPI's router (dependency solving, two exit stacks, exception wrappers)
+    that is ~12 KiB per idle socket (31 KiB against 20 KiB for a bare ASGI endpoint under the
+    same uvicorn, measured with 1,000 clients). The route stays declared in `live_router`, so
+    the policy matrix and the route table still list it; only the dispatch is shorter.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == LIVE_PATH:
+            await serve_live(WebSocket(scope, receive, send))
+        else:
+            await self.app(scope, receive, send)
+
+
+async def serve_live(websocket: WebSocket) -> None:
+    """One live client, from the handshake to the close (the module docstring's rules)."""
+    state: AppState = websocket.app.state.ioc
+    if not same_origin(websocket, state.allowed_origins):
+        await _refuse_handshake(websocket, 403, "nguồn gốc không được phép / origin not allowed")
+        return
+    try:
+        from_handshake = await authenticate(websocket)
+    except HTTPException as exc:
+        await _refuse_handshake(websocket, exc.status_code, str(exc.detail))
+        return
+    await websocket.accept()
+    hello = await _receive_hello(websocket)
+    if hello is None:
+        await _close(websocket, NO_HELLO)
+        return
+    # A credential on the handshake wins; a token in the hello is for clients without a cookie.
+    token = hello.get("token")
+    presented = None if from_handshake is not None or not isinstance(token, str) else Presented(token, "bearer")
+    principal = from_handshake
+    if presented is not None:
+        try:
+            principal = await _resolve(state, presented)
+        except Unauthenticated:
+            await _close(websocket, BAD_CREDENTIAL)
+            return
+    if principal is None:
+        await _close(websocket, NO_CREDENTIAL)
+        return
+    if not POLICY.allows_role(principal.role):
+        await _close(websocket, FORBIDDEN)
+        return
+    epoch, last_seq = hello.get("epoch"), hello.get("last_seq")
+    closing = await _stream(
+        websocket, state, principal, presented,
+        # `type(...) is int`: a JSON true is a Python bool, an int subclass, and no sequence number.
+        epoch if isinstance(epoch, str) else None, last_seq if type(last_seq) is int else None,
+    )  # fmt: skip
+    if closing is not None:
+        await _close(websocket, closing)
 
 
 async def _stream(

@@ -35,7 +35,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -49,14 +49,14 @@ from ioc.db.listen import listen_forever
 from ioc.db.pool import Conn
 from ioc.live.alert_index import SELECT_CATCH_UP, AlertIndex
 from ioc.live.alerts import ALERT_COLUMNS, SELECT_ALERTS_BY_ID, alert_row_to_dict
-from ioc.live.cells import Localities, ProvinceCells, group_cells, read_cells, read_localities
+from ioc.live.cells import Localities, ProvinceCells, group_cells, read_cells
 from ioc.live.channel import LIVE_CHANNEL
 from ioc.live.headline import HEADLINE_STREAMS
 from ioc.live.hub import HubMetrics, LiveHub, Subscription
-from ioc.live.view import Reading, ScopeView
+from ioc.live.view import Reading, ScopeView, payload_digest
 from ioc.localities.catalogue import LocalityCatalogue
 from ioc.metrics import Metrics
-from ioc.status import dossier_freshness
+from ioc.status import LOCAL_TZ, dossier_freshness
 
 __all__ = ["ALERT_COLUMNS", "LiveFeed", "alert_row_to_dict"]  # the alert helpers: older imports
 
@@ -106,11 +106,15 @@ class LiveFeed:
         # Views by the provinces they touch (national ones apart): who a change concerns.
         self._views_by_province: dict[str, set[ScopeView]] = {}
         self._national_views: set[ScopeView] = set()
-        self._localities: Localities | None = None
+        # The catalogue's localities (the ones the locality table was loaded from at start-up).
+        self._localities = Localities.of(catalogue)
         self._cells: dict[str, ProvinceCells] = {}
         self._cells_complete = False
         self._alerts = AlertIndex()
         self._alerts_read_at: datetime | None = None
+        self._headline_day: date | None = None
+        self._headline_pending: dict[ScopeView, set[str]] = {}
+        self._headline_task: asyncio.Task[None] | None = None
         # Provinces alerts moved away from in the current refresh: their counts change too.
         self._moved_from: set[str | None] = set()
         self._client_count = 0
@@ -208,6 +212,10 @@ class LiveFeed:
 
     async def close(self) -> None:
         """End every view and its subscriptions (process shutdown)."""
+        if self._headline_task is not None:
+            self._headline_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._headline_task
         views, self._views = list(self._views.values()), {}
         self._views_by_province.clear()
         self._national_views.clear()
@@ -323,8 +331,6 @@ class LiveFeed:
             alerts = await self._read_alerts(conn, reading.now, catch_up, alert_ids)
             if not views:
                 return 0
-            if self._localities is None or everything:
-                self._localities = await read_localities(conn)
             localities = self._localities
             if localities_changed:
                 codes = None if dirty is None or not self._cells_complete else sorted(dirty)
@@ -335,20 +341,24 @@ class LiveFeed:
                 else:
                     self._cells.update(grouped)
             freshness = await dossier_freshness(conn, self._expected) if localities_changed else None
-            # Every view's rows are ready before any is published (the payout and ID headlines are
-            # the only per-view reads left, and only when those streams changed).
+            # Every view's rows are ready before any is published, with no query per view.
             rows: dict[ScopeView, dict[str, Any]] = {}
+            headlines: dict[ScopeView, list[str]] = {}
+            restate = self._restate_headlines(reading, everything, catch_up)
             touched: set[str | None] = {*dirty, *_provinces_of(streams)} if dirty is not None else set()
             concerned = set(views) if dirty is None else self._views_of(touched)
             for view in concerned:
-                rows[view] = await self._view_rows(conn, view, reading, everything, dirty, streams, localities)
-            if freshness is not None:
-                # The dossier feed's freshness is everyone's, whichever province the change was in.
-                for view in views:
-                    rows.setdefault(view, {})["freshness"] = freshness
+                rows[view], others = self._view_rows(view, reading, everything, restate, dirty, streams, localities)
+                if others:
+                    headlines[view] = others
         published = 0
         for view, changed in rows.items():
             published += view.publish_rows(changed)
+        if freshness is not None:
+            # The dossier feed's freshness is everyone's, whichever province the change was in.
+            digest = payload_digest(freshness)
+            for view in views:
+                published += view.publish_if_changed("freshness", freshness, digest)
         recount = self._views_of({a["province_code"] for a in alerts} | self._moved_from) if alerts else set()
         self._moved_from = set()
         for alert in alerts:
@@ -358,29 +368,73 @@ class LiveFeed:
             published += view.publish_alert_counts(self._alerts)
         for view in views:
             view.hub.flush()
+        if headlines:
+            self._schedule_headlines(headlines)
         return published
 
-    async def _view_rows(
+    def _restate_headlines(self, reading: Reading, everything: bool, catch_up: bool) -> bool:
+        """Whether every view's payout and ID headlines are re-read: after an outage, or a new day.
+
+        They change with their writers' notifications, and by the clock only when the local day
+        turns (the cycle's month, the days left to a deadline); the periodic refresh that keeps
+        overdue counts right need not re-read them.
+        """
+        today = reading.now.astimezone(LOCAL_TZ).date()
+        if not (catch_up or (everything and today != self._headline_day)):
+            return False
+        self._headline_day = today
+        return True
+
+    def _view_rows(
         self,
-        conn: Conn,
         view: ScopeView,
         reading: Reading,
         everything: bool,
+        restate: bool,
         dirty: set[str] | None,
         streams: dict[str, set[str]],
         localities: Localities,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], list[str]]:
+        """A view's rows from the cells; and the payout / ID headlines it must read itself."""
         out: dict[str, Any] = {}
         codes = view.provinces_to_refresh(dirty) if dirty is None or dirty else []
         if codes is None or codes:
             out |= view.derive_localities(codes, self._cells, localities)
-        headline_streams = view.headline_streams_to_refresh(everything, dirty, streams)
+        if everything and not restate:
+            headline_streams = ["dossier", *view.headline_streams_to_refresh(False, set(), streams)]
+        else:
+            headline_streams = view.headline_streams_to_refresh(everything, dirty, streams)
         if "dossier" in headline_streams:
             out["headline:dossier"] = view.derive_dossier_headline(reading, self._cells, localities)
-        others = [s for s in headline_streams if s != "dossier"]
-        if others:
-            out |= await view.read_headline(conn, reading, others)
-        return out
+        return out, sorted({s for s in headline_streams if s != "dossier"})
+
+    def _schedule_headlines(self, headlines: dict[ScopeView, list[str]]) -> None:
+        """Read the payout and ID headlines in the background.
+
+        They are still a query per view (per-scope indicator state); after an outage or when the
+        day turns every view needs them, which for a thousand views takes seconds. So they are
+        read by a task of their own, after the pass above has flushed: no dossier or alert
+        change waits behind them.
+        """
+        for view, streams in headlines.items():
+            self._headline_pending.setdefault(view, set()).update(streams)
+        if self._headline_task is None or self._headline_task.done():
+            self._headline_task = asyncio.create_task(self._read_headlines(), name="live headlines")
+
+    async def _read_headlines(self) -> None:
+        while self._headline_pending:
+            pending, self._headline_pending = self._headline_pending, {}
+            reading = self._reading()
+            try:
+                async with self._pool.connection() as conn:
+                    for view, streams in pending.items():
+                        if self._views.get(view.key) is view:
+                            view.publish_rows(await view.read_headline(conn, reading, sorted(streams)))
+                            view.hub.flush()  # one view's headlines together, at once
+            except (psycopg.Error, OSError) as exc:
+                log.warning("live headline refresh failed: %s", exc)
+                self.catch_up()
+                return
 
     async def _read_alerts(
         self, conn: Conn, now: datetime, catch_up: bool, alert_ids: set[int]

@@ -18,6 +18,7 @@ What a view publishes:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,6 +43,15 @@ from ioc.live.cells import Localities, ProvinceCells, derive_rows, received_toda
 from ioc.live.headline import HEADLINE_STREAMS, read_headline
 from ioc.live.hub import LiveHub
 from ioc.status import LOCAL_TZ, LocalityStatus, commune_status, dossier_freshness, province_status
+
+
+def payload_digest(payload: dict[str, Any]) -> bytes:
+    """What a view remembers of a published payload: 16 bytes of BLAKE2b over its JSON.
+
+    Not the payload (a thousand views each remember their rows) and not orjson's bytes either
+    (their buffer keeps its spare capacity, kilobytes per row); a collision is 2⁻¹²⁸-unlikely.
+    """
+    return hashlib.blake2b(orjson.dumps(payload), digest_size=16).digest()
 
 
 @dataclass(frozen=True)
@@ -199,10 +209,10 @@ class ScopeView:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish_if_changed(self, key: str, payload: dict[str, Any]) -> int:
-        # What was published is remembered as its JSON bytes: exact, and a third of the dict's size
-        # (a thousand views each remember their rows).
-        encoded = orjson.dumps(payload)
+    def publish_if_changed(self, key: str, payload: dict[str, Any], digest: bytes | None = None) -> int:
+        """Publish unless it is what this view last published; `digest` when the caller has it
+        (one payload offered to every view: freshness)."""
+        encoded = payload_digest(payload) if digest is None else digest
         if self._published.get(key) == encoded:
             return 0
         self._published[key] = encoded
@@ -223,7 +233,7 @@ class ScopeView:
         for key in ("freshness", "alert_counts"):
             if key in data:
                 rows[key] = data[key]
-        self._published = {key: orjson.dumps(payload) for key, payload in rows.items()}
+        self._published = {key: payload_digest(payload) for key, payload in rows.items()}
 
     def publish_rows(self, rows: dict[str, Any]) -> int:
         # No await in here: rows read together leave in the same delta.

@@ -15,8 +15,9 @@ import pytest
 from alerts.rules import due_soon_horizon
 from ingest.reference import CalendarStore
 from ioc.auth.scope import Scope
-from ioc.live.cells import derive_rows, group_cells, read_cells, read_localities, received_today
+from ioc.live.cells import Localities, derive_rows, group_cells, read_cells, received_today
 from ioc.live.headline import read_headline
+from ioc.localities.catalogue import load_catalogue
 from ioc.status import commune_status, province_status
 
 BA_DINH, NGOC_HA, THU_DAU_MOT = "00004", "00008", "25747"
@@ -78,7 +79,7 @@ async def test_rows_summed_from_cells_equal_the_scoped_status_queries(db_url: st
     async with await psycopg.AsyncConnection.connect(db_url) as conn:
         await seed(conn, now)
         await conn.commit()
-        localities = await read_localities(conn)
+        localities = Localities.of(load_catalogue())  # as the feed holds them
         cells = group_cells(await read_cells(conn, now, soon, window, None), localities.provinces)
         assert sum(len(p.cells) for p in cells.values()) >= len(PLACES)
         for scope in SCOPES:
@@ -104,7 +105,7 @@ async def test_a_partial_read_gives_the_changed_provinces_their_rows_even_withou
     async with await psycopg.AsyncConnection.connect(db_url) as conn:
         await seed(conn, now)
         await conn.commit()
-        localities = await read_localities(conn)
+        localities = Localities.of(load_catalogue())  # as the feed holds them
         cells = group_cells(await read_cells(conn, now, soon, "30d", ["01", "04"]), ["01", "04"])
     assert set(cells) == {"01", "04"}  # 04 has no dossier: a zero row, not a missing one
     assert cells["04"].cells == () and cells["01"].total[4] > 0
