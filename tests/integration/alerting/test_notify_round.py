@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import orjson
 
-from alerts.notify.dispatcher import dispatch_once
+from alerts.notify.dispatcher import AlertRowCache, _load_alerts, dispatch_once
 from ioc.metrics import Metrics
 from tests.integration.alerting.test_notify_dispatch import CAL, FIRED, connect, seed_alert, seed_webhook_route, sql
 
@@ -74,3 +74,25 @@ async def test_a_stored_silent_source_inhibits_and_its_end_releases(db_url: str)
     announced = sql(db_url, "SELECT payload FROM delivery")
     fps = sorted({a["fingerprint"] for (p,) in announced for a in p.get("alerts", []) if a.get("status") == "firing"})
     assert fps == ["fp-source", "fp-target"]
+
+
+async def test_alert_rows_are_read_again_only_when_changed(db_url: str) -> None:
+    """Any committed UPDATE — here an acknowledgement, which does not bump ``version`` — changes
+    the row version, so the next round reads that row again; the unchanged ones are reused."""
+    first, second = seed_alert(db_url, "fp-a"), seed_alert(db_url, "fp-b", commune="00007")
+    params = {"since": FIRED - timedelta(days=2), "sent": [], "escalating": []}
+    cache = AlertRowCache()
+    async with connect(db_url) as conn:
+        loaded = await _load_alerts(conn, params, cache)
+        assert [a.id for a in loaded] == [first, second] and cache.fetched == 2
+        again = await _load_alerts(conn, params, cache)
+        assert again == loaded and again[0] is loaded[0] and cache.fetched == 2  # nothing read in full
+        sql(db_url, "UPDATE alert SET acknowledged_at = %s, acknowledged_by = 'user:an' WHERE id = %s",
+            [FIRED + timedelta(minutes=1), first])  # fmt: skip
+        acked = await _load_alerts(conn, params, cache)
+        assert cache.fetched == 3 and acked[0].acknowledged_by == "user:an" and acked[1] is loaded[1]
+        sql(db_url, "UPDATE alert SET state = 'resolved', resolved_at = %s WHERE id = %s", [FIRED, second])
+        assert [a.id for a in await _load_alerts(conn, params, cache)] == [first]  # no longer of interest
+        cache.database = ("another", "cluster", 1)  # rows of another database are never reused
+        await _load_alerts(conn, params, cache)
+        assert cache.fetched == 4
