@@ -5,8 +5,9 @@ facts become events at their own date (the receipt at NgayTiepNhan, the resoluti
 NgayKetThucXuLy, the hand-over at NgayTra, a refusal at NgayTuChoi); their ids are
 `dvcqg:<MaHoSo>:<status>:<yyyyMMddHHmmss>`, so a resend of the same state derives the same ids and
 the receipt ledger answers `already_ingested`. Entering a status the record gives no date for
-(5/6 supplement or fee requested, 4 processing again after them, 7, 8, and 9/10 without their
-dates) is stamped when this source first reports it; that moment is remembered per dossier
+(5/6 supplement or fee requested, 4 processing again after them, 7, 8, and 10 without NgayTra;
+9 without NgayKetThucXuLy is no result, see below) is stamped, to the second, when this source
+first reports it; that moment is remembered per dossier
 (`KnownStatus`, migrations/047), so a resend derives the same id again. A progress item
 (CapNhatTienDoHoSoMC) carries its own time (ThoiDiemXuLy) and official (NguoiXuLy): it becomes the
 event for its TrangThai at that time, with the official as the dossier's handler. When a progress
@@ -193,7 +194,10 @@ def _dossier(
     # 4 is the ordinary working state; it is an event only as the restart after a pause.
     previous = known.get(code)
     since: datetime | None = None
-    if status in STATUS_EVENT and dated.get(status) is None:
+    # 9 without NgayKetThucXuLy is not taken as a result: the TD system rewrites 5, 6 and 8 to 9
+    # before it pushes, and a false resolution would hide an overdue dossier. The date, or 10,
+    # settles it.
+    if status in STATUS_EVENT and dated.get(status) is None and status != "9":
         if previous is not None and previous.status == status:
             since = previous.since  # the same state again: the same stamp, so the same event id
         elif status != "4" or (previous is not None and previous.status in PAUSED):
@@ -284,8 +288,8 @@ def _progress(
     _date(raw, "NgayBatDau")
     _date(raw, "NgayKetThucTheoQuyDinh")
     kind = STATUS_EVENT.get(status)
-    if kind is None:
-        return [], None  # the receipt step: the receipt itself comes with the dossier object
+    if kind is None or _synthetic(raw):
+        return [], None  # the receipt step (it comes with the dossier object), or a made-up step
     # A step belongs where its dossier was registered; before that, where the calling unit is.
     owner = ctx.owner_places.get(code)
     if owner is not None:
@@ -303,6 +307,17 @@ def _progress(
     if official is not None:
         event["handler"] = {"code": official[:MAX_HANDLER_CODE], "name": official}
     return [event], None
+
+
+# The TD system's made-up steps (dvcqg-sync.md §4), all by "Cán bộ một cửa": they restate the
+# dossier object, and two of them are stamped with NgayTiepNhan or nothing at TrangThai 9 — taken
+# as steps they would resolve a dossier at its receipt. The dossier object carries the facts.
+_SYNTHETIC_ACTOR = "Cán bộ một cửa"
+_SYNTHETIC_STEPS = frozenset({"Tiếp nhận hồ sơ", "Kết thúc xử lý hồ sơ", "Hồ sơ không có ngày hẹn trả"})
+
+
+def _synthetic(raw: dict[str, Any]) -> bool:
+    return _name(raw.get("NguoiXuLy")) == _SYNTHETIC_ACTOR and _name(raw.get("NoiDungXuLy")) in _SYNTHETIC_STEPS
 
 
 # -- fields -------------------------------------------------------------------------------------

@@ -263,3 +263,31 @@ def test_a_changed_slip_date_while_open_is_an_extension() -> None:
     [extended] = _sync("2", known, NOW + timedelta(hours=2), due=moved).events[1:]
     assert (extended["event_type"], datetime.fromisoformat(extended["due_at"]), extended["event_id"]) == (
         "extended", moved, f"dvcqg:D-1:due:{moved.astimezone(VN):%Y%m%d%H%M%S}")  # fmt: skip
+
+
+# -- the TD system's quirks ------------------------------------------------------------------------
+
+
+def test_nine_without_its_date_is_not_a_result() -> None:
+    """TD rewrites 5, 6 and 8 to 9 before pushing: without NgayKetThucXuLy, 9 resolves nothing."""
+    known: dict[str, KnownStatus] = {}
+    _sync("2", known, NOW)
+    assert [e["event_type"] for e in _sync("9", known, NOW + timedelta(hours=1)).events] == ["received"]
+    dated = _sync("9", known, NOW + timedelta(hours=2), finished=RECEIVED + timedelta(days=3)).events
+    assert [e["event_type"] for e in dated] == ["received", "resolved"]
+
+
+def test_the_td_systems_made_up_steps_add_nothing() -> None:
+    made_up = [
+        progress("D-1", "2", RECEIVED, official="Cán bộ một cửa", action="Tiếp nhận hồ sơ"),
+        progress("D-1", "9", RECEIVED, official="Cán bộ một cửa", action="Kết thúc xử lý hồ sơ"),
+        progress("D-1", "9", RECEIVED, official="Cán bộ một cửa", action="Hồ sơ không có ngày hẹn trả"),
+    ]
+    for step in made_up:
+        step["NoiDungXuLy"] = step["NoiDungXuLy"].rstrip("-")  # TD sends the label alone
+    tr = translate(Service.PROGRESS, made_up, ctx(owners={"D-1": ("01", "00004")}))
+    assert tr.events == [] and tr.refused == {}
+    real = progress("D-1", "9", RECEIVED + timedelta(days=2), official="Lê Văn C", action="Kết thúc xử lý hồ sơ")
+    assert [
+        e["event_type"] for e in translate(Service.PROGRESS, [real], ctx(owners={"D-1": ("01", "00004")})).events
+    ] == ["resolved"]
