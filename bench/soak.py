@@ -6,8 +6,8 @@
 What runs (all on loopback, on one embedded PostgreSQL 15 made for the run):
   - `ioc api --workers 2` and `ioc alerts --metrics-port P` as separate processes, as production
     runs them (docker-compose.yml);
-  - `ioc simulate` feeding dossiers at `--rate` per second with the clock accelerated `--time-scale`
-    times (the simulator decides what that means for office hours and deadlines);
+  - `ioc simulate` replaying the past `--minutes` × `--time-scale` at full national volume (a day
+    in 30 minutes by default), so the replay reaches real time as the run ends, then live;
   - `--clients` WebSocket clients over as many distinct scopes: one national display, one per
     province (34), the rest commune displays, each with its own display token (1,000 scopes for
     1,000 clients), all in this process;
@@ -306,13 +306,20 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             wait_ready(base)
             procs["simulator"] = spawn(
                 [*ioc, "simulate", "--key", sim_key, "--url", base, "--rate", str(args.rate),
-                 "--time-scale", str(args.time_scale)], env, work / "simulator.log",
+                 "--time-scale", str(args.time_scale), "--backfill-hours", str(backfill_hours(args)),
+                 "--full-volume-live"], env, work / "simulator.log",
             )  # fmt: skip
             world = World(url, base, alerts_port, admin, tokens, g5_key, g5_commune, g5_token, procs)
             return asyncio.run(watch(args, world))
         finally:
             for proc in procs.values():
                 stop_process(proc)
+
+
+def backfill_hours(args: argparse.Namespace) -> float:
+    """The replayed past: what `--time-scale` covers in the run's minutes, so the whole run is an
+    accelerated replay at full national volume that reaches real time as it ends."""
+    return float(args.minutes) * 60 * float(args.time_scale) / 3600
 
 
 def wait_ready(base: str, timeout: float = 120.0) -> None:
@@ -488,8 +495,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=50.0, help="simulated dossiers per second")
-    parser.add_argument("--time-scale", type=float, default=60.0, help="simulated seconds per real second")
+    # 48× national volume ≈ 108 new dossiers (≈ 300 events) a second: a day at national volume in 30 minutes.
+    parser.add_argument("--rate", type=float, default=150.0, help="ceiling on new dossiers per second")
+    parser.add_argument("--time-scale", type=float, default=48.0, help="simulated seconds per real second")
     parser.add_argument("--sample-seconds", type=float, default=30.0)
     parser.add_argument("--g5-every", type=float, default=60.0, help="seconds between G5 deadlines")
     parser.add_argument("--warmup-samples", type=int, default=4)

@@ -197,10 +197,14 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
     from ingest.simulator.runner import run_simulator
 
     asyncio.run(run_simulator(
         args.url, args.key, rate_per_second=args.rate, duration=args.duration, time_scale=args.time_scale,
+        backfill=timedelta(hours=args.backfill_hours), volume_scale=args.volume_scale,
+        full_volume_live=args.full_volume_live,
     ))  # fmt: skip
 
 
@@ -315,6 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, default=50.0, help="events per second")
     sim.add_argument("--time-scale", type=float, default=3600.0, help="simulated seconds per real second")
     sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument("--backfill-hours", type=float, default=168.0,
+                     help="how much of the past to replay at --time-scale before running live")
+    sim.add_argument("--volume-scale", type=float, default=1.0, help="intake as a multiple of the national volume")
+    sim.add_argument("--full-volume-live", action="store_true",
+                     help="once caught up, send the full volume instead of the replay's sample")  # fmt: skip
     sim.set_defaults(fn=cmd_simulate)
     src = sub.add_parser("source", help="register a data source (or rotate its key) and print the key")
     src.add_argument("id")
