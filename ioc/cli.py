@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -124,6 +124,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
                     key,
                     rate_per_second=settings.simulate_rate,
                     time_scale=settings.simulate_time_scale,
+                    backfill=timedelta(hours=settings.simulate_backfill_hours),
+                    volume_scale=settings.simulate_volume_scale,
+                    full_volume_live=settings.simulate_full_volume_live,
                     payout=PayoutSimulatorSettings(time_scale=settings.simulate_time_scale),
                     id_issuance=id_settings,
                 )
@@ -197,8 +200,6 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
-    from datetime import timedelta
-
     from ingest.simulator.runner import run_simulator
 
     asyncio.run(run_simulator(
