@@ -33,6 +33,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ingest.simulator.catalogue import PROVINCE_POPULATION, Province, load_provinces
+from ingest.simulator.clock import SimClock
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 HANOI = "01"
@@ -164,7 +165,10 @@ class PayoutSimulator:
             raise ValueError("now must be timezone-aware")
         self._settings = settings
         self._provinces = provinces or load_provinces()
-        self._clock = now - settings.backfill
+        # The dossier simulator's clock (clock.py): start + time_scale × elapsed, never past now.
+        self._clock_model = SimClock.replaying(now, settings.backfill, settings.time_scale)
+        self._clock = self._clock_model.start
+        self._elapsed = 0.0
         self._plans: dict[tuple[str, str, str, date], CyclePlan] = {}
         self._shares = self._commune_shares() if settings.level == "commune" else {}
         tag = f"-{settings.run_tag}" if settings.run_tag else ""
@@ -177,7 +181,8 @@ class PayoutSimulator:
     def advance(self, real_seconds: float, now: datetime) -> list[Item]:
         """Move the simulated clock on; every report instant passed on the way gives a snapshot."""
         start = self._clock
-        end = max(start, min(start + timedelta(seconds=real_seconds * self._settings.time_scale), now))
+        self._elapsed += max(real_seconds, 0.0)
+        end = max(start, self._clock_model.reading(self._elapsed, now))
         self._clock = end
         items: list[Item] = []
         for moment in report_instants(start, end):
