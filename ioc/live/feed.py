@@ -321,8 +321,10 @@ class LiveFeed:
     ) -> int:
         views = list(self._views.values())
         if not views:
-            # Nobody to publish to: the cells may go stale, so the next view's refresh reads all.
+            # Nobody to publish to: the cells may go stale, so the next view's refresh reads all;
+            # and the next view's snapshot reads today's headlines, so no restating is owed.
             self._cells_complete = False
+            self._headline_day = datetime.now(UTC).astimezone(LOCAL_TZ).date()
         if not catch_up and not alert_ids and (not views or (dirty == set() and not streams)):
             return 0
         reading = self._reading()

@@ -110,7 +110,7 @@ class Subscription:
     def __init__(self, hub: LiveHub, queue_size: int) -> None:
         self._hub = hub
         self._queue_size = queue_size
-        self._items: deque[_QueueItem] = deque()
+        self._items: deque[_QueueItem] | None = None  # made with the first item: most wait idle
         self._waiter: asyncio.Future[None] | None = None
         # Messages that go out before anything queued: a snapshot or the missed deltas (rare).
         self._ready: deque[HubMessage] | None = None
@@ -125,7 +125,7 @@ class Subscription:
     @property
     def backlog(self) -> int:
         """Items queued and not yet taken (deltas, or a resync marker)."""
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0
 
     def close(self) -> None:
         """Unsubscribe; a consumer waiting for the next message stops iterating."""
@@ -179,9 +179,12 @@ class Subscription:
                 await waiter
             finally:
                 self._waiter = None
+        assert self._items is not None
         return self._items.popleft()
 
     def _put(self, item: _QueueItem) -> None:
+        if self._items is None:
+            self._items = deque()
         self._items.append(item)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
@@ -193,7 +196,7 @@ class Subscription:
         if self._closed or self._awaiting_resync:
             # The snapshot this client is about to get supersedes the delta.
             return 1 if self._awaiting_resync else 0
-        if len(self._items) < self._queue_size:
+        if self.backlog < self._queue_size:
             self._put(message)
             return 0
         dropped = self._drain() + 1
@@ -218,8 +221,8 @@ class Subscription:
         self._last_seq = catch_up[-1].seq if catch_up else snapshot_seq
 
     def _drain(self) -> int:
-        count = len(self._items)
-        self._items.clear()
+        count = self.backlog
+        self._items = None
         return count
 
 
@@ -245,9 +248,12 @@ class LiveHub:
         self._clock = clock
         self._epoch = secrets.token_hex(8)
         self._seq = 0
-        self._history: deque[HubMessage] = deque(maxlen=history_size)
+        self._history_size = history_size
+        # Made with the first delta, like the event with the first `run`: a view of a quiet
+        # commune may never publish, and a thousand views are open at once.
+        self._history: deque[HubMessage] | None = None
         self._pending = _Pending()
-        self._has_pending = asyncio.Event()
+        self._has_pending: asyncio.Event | None = None
         self._subscribers: set[Subscription] = set()
         self._inflight: _InflightSnapshot | None = None
 
@@ -271,7 +277,8 @@ class LiveHub:
         if not self._pending.changes:
             self._pending.since = self._clock()
         self._pending.changes[key] = payload
-        self._has_pending.set()
+        if self._has_pending is not None:
+            self._has_pending.set()
 
     async def flush_now(self) -> HubMessage | None:
         """Publish pending changes as one delta now (tests, shutdown)."""
@@ -288,8 +295,12 @@ class LiveHub:
 
     async def run(self) -> None:
         """Flush forever; a change waits at most `coalesce_seconds`. Idle hubs do not wake."""
+        if self._has_pending is None:
+            self._has_pending = asyncio.Event()
         while True:
-            await self._has_pending.wait()
+            if not self._pending.changes:
+                self._has_pending.clear()
+                await self._has_pending.wait()
             due = self._pending.since + self._coalesce_seconds
             delay = due - self._clock()
             if delay > 0:
@@ -297,13 +308,17 @@ class LiveHub:
             self._flush()
 
     def _flush(self) -> HubMessage | None:
-        self._has_pending.clear()
+        if self._has_pending is not None:
+            self._has_pending.clear()
         if not self._pending.changes:
             return None
         changes, self._pending = self._pending.changes, _Pending()
         self._seq += 1
         delta = HubMessage("delta", self._epoch, self._seq, {"changes": changes})
-        self._history.append(delta)
+        if self._history_size:
+            if self._history is None:
+                self._history = deque(maxlen=self._history_size)
+            self._history.append(delta)
         dropped = sum(sub._offer(delta) for sub in list(self._subscribers))
         self._metrics.deltas(1)
         if dropped:
@@ -347,7 +362,7 @@ class LiveHub:
             return False
         if last_seq == self._seq:
             return True
-        return bool(self._history) and self._history[0].seq <= last_seq + 1
+        return self._history is not None and bool(self._history) and self._history[0].seq <= last_seq + 1
 
     def _deltas_after(self, last_seq: int) -> list[HubMessage]:
         if not self._history:
