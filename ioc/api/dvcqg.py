@@ -144,10 +144,24 @@ class UnitsIn(BaseModel):
     units: list[UnitIn] = Field(max_length=MAX_UNITS)
 
 
+_REPLY = {"content": {"application/json": {"schema": {
+    "type": "object", "properties": {"error_code": {"type": "integer"}, "message": {"type": "string"}},
+    "required": ["error_code", "message"]}}}}  # fmt: skip
+_BAD = {"description": "Yêu cầu không đọc được / unreadable request (error_code -1)", **_REPLY}
+_ANY_JSON = {"requestBody": {"required": False, "content": {"application/json": {"schema": {}}}}}
+SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _BAD,
+    413: {"description": "Lô quá lớn / batch too large; nothing was written", **_REPLY},
+}
+LOGIN_RESPONSES: dict[int | str, dict[str, Any]] = {400: _BAD}
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"description": "Không có nguồn / no such source"}}
+
+
 def dvcqg_router() -> APIRouter:
     router = APIRouter()
 
-    @router.post("/api/v1/dvcqg/login", dependencies=[declare(LOGIN_POLICY)])
+    @router.post("/api/v1/dvcqg/login", dependencies=[declare(LOGIN_POLICY)], responses=LOGIN_RESPONSES,
+                 openapi_extra=_ANY_JSON)  # fmt: skip
     async def dvcqg_login(request: Request) -> Response:
         """The adapter's login: username = source id, password = source key → a session."""
         state = app_state(request)
@@ -170,18 +184,20 @@ def dvcqg_router() -> APIRouter:
         return portal_reply(OK, "Đăng nhập thành công / signed in", session=session,
                             expires_at=(now + SESSION_TTL).isoformat())  # fmt: skip
 
-    @router.post("/api/v1/dvcqg", dependencies=[declare(SYNC_POLICY)])
+    @router.post("/api/v1/dvcqg", dependencies=[declare(SYNC_POLICY)], responses=SYNC_RESPONSES,
+                 openapi_extra=_ANY_JSON)  # fmt: skip
     async def dvcqg_sync(request: Request) -> Response:
         """The adapter envelope: {session, madonvi, service, isUpdating, data}."""
         return await _sync(request, read_envelope)
 
-    @router.post("/api/v1/dvcqg/{service}", dependencies=[declare(SYNC_POLICY)])
+    @router.post("/api/v1/dvcqg/{service}", dependencies=[declare(SYNC_POLICY)], responses=SYNC_RESPONSES,
+                 openapi_extra=_ANY_JSON)  # fmt: skip
     async def dvcqg_sync_service(request: Request, service: str) -> Response:
         """A bare array for DongBoHoSoMC or CapNhatTienDoHoSoMC; ?MaDinhDanhDV=…&isUpdating=…"""
         query = dict(request.query_params)
         return await _sync(request, lambda document: read_bare(document, service, query))
 
-    @router.get("/api/v1/admin/dvcqg/units/{source_id}")
+    @router.get("/api/v1/admin/dvcqg/units/{source_id}", responses=ADMIN_RESPONSES)
     async def dvcqg_units(request: Request, source_id: str, principal: Admin) -> dict[str, Any]:
         state = app_state(request)
         async with state.pool.connection() as conn:
@@ -193,7 +209,7 @@ def dvcqg_router() -> APIRouter:
             {"key": k, "province_code": p, "commune_code": c, "agency_code": a, "agency_name": n,
              "updated_at": u.isoformat()} for k, p, c, a, n, u in rows]}  # fmt: skip
 
-    @router.put("/api/v1/admin/dvcqg/units/{source_id}")
+    @router.put("/api/v1/admin/dvcqg/units/{source_id}", responses=ADMIN_RESPONSES)
     async def dvcqg_set_units(request: Request, source_id: str, body: UnitsIn, principal: Admin) -> dict[str, Any]:
         """Replace the source's table. Each unit names a commune (its province follows) or a province."""
         state = app_state(request)
