@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     # JSON object mapping an identity-provider group to an IOC role, e.g. {"ioc-admins": "admin"}.
     oidc_role_map: str = ""
 
-    simulate_rate: float = Field(default=50.0, description="events per second the demo simulator sends")
+    simulate_rate: float = Field(default=50.0, description="new dossiers per real second while the past is replayed")
     # Simulated seconds per real second while the simulator catches up on its back-filled week.
     simulate_time_scale: float = 20000.0
     # The simulated intake as a multiple of the national volume (≈ 70.8 M dossiers a year, by
