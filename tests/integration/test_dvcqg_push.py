@@ -4,11 +4,13 @@ same history sent as native events."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.conftest import LiveServer
@@ -224,3 +226,46 @@ def test_a_revoked_key_ends_its_sessions(server: LiveServer) -> None:
         register_source(server.db_url, "dvcqg-revoke", "Một cửa thử")  # a new key; the old one is revoked
         response = c.post("/api/v1/dvcqg", json=envelope("DongBoHoSoMC", [], session=login["session"]))
     assert response.status_code == 401
+
+
+def test_the_td_systems_whole_history_through_the_gateway_urls(server: LiveServer) -> None:
+    """TD pushes bare arrays: the dossier (with 5/6/8 rewritten to 9, no NgayKetThucXuLy), then its
+    not-yet-synced steps in time order, its made-up steps by "Cán bộ một cửa" among them."""
+    key = {"Authorization": f"Bearer {server.api_key}"}
+    t0 = now_s() - timedelta(days=4)
+    asked, answered, asked_again = t0 + timedelta(hours=1), t0 + timedelta(days=1), now_s() - timedelta(minutes=5)
+
+    def made_up(action: str, status: str, at: datetime) -> dict[str, Any]:
+        return {**progress("P-7", status, at, official="Cán bộ một cửa"), "NoiDungXuLy": action}
+
+    native(server, [receipt("n7-rcv", "N-7", t0, agency={"code": "UBND-00004"}),
+                    event("n7-req", "N-7", "supplement_requested", asked),
+                    {**event("n7-got", "N-7", "supplement_received", answered),
+                     "handler": {"code": "Lê Văn C", "name": "Lê Văn C"}}])  # fmt: skip
+    dossier_url, steps_url = "/api/v1/dvcqg/DongBoHoSoMC", "/api/v1/dvcqg/CapNhatTienDoHoSoMC"
+    assert push(server, [td_dossier("P-7", "4", t0)], path=dossier_url, headers=key)["error_code"] == 0
+    history = [made_up("Tiếp nhận hồ sơ", "2", t0), progress("P-7", "5", asked, official="Lê Văn C"),
+               progress("P-7", "4", answered, official="Lê Văn C")]  # fmt: skip
+    body = push(server, history, path=steps_url, headers=key)
+    assert [r["status"] for r in body["results"]] == ["accepted"] * 3
+    assert state(server, "P-7") == state(server, "N-7")
+
+    # Paused again: TD reports the dossier as 9 without a result date, and the step says why.
+    native(server, [event("n7-req2", "N-7", "supplement_requested", asked_again)])
+    push(server, [td_dossier("P-7", "9", t0)], path=dossier_url, headers=key)
+    push(server, [progress("P-7", "5", asked_again, official="Lê Văn C"),
+                  made_up("Kết thúc xử lý hồ sơ", "9", t0)], path=steps_url, headers=key)  # fmt: skip
+    paused = state(server, "P-7")
+    assert paused == state(server, "N-7") and paused["status"] == "supplement_requested"
+
+
+def test_an_expired_session_is_refused(server: LiveServer) -> None:
+    with server.anonymous() as c:
+        login = ok(c.post("/api/v1/dvcqg/login", json={"username": "test-source", "password": server.api_key}))
+    own = hashlib.sha256(login["session"].encode()).hexdigest()
+    with psycopg.connect(server.db_url) as conn:  # this session only: the module's stays valid
+        conn.execute("UPDATE dvcqg_session SET expires_at = now() - interval '1 second' WHERE session_sha256 = %s",
+                     [own])  # fmt: skip
+    with server.anonymous() as c:
+        response = c.post("/api/v1/dvcqg", json=envelope("DongBoHoSoMC", [], session=login["session"]))
+    assert response.status_code == 401 and response.json()["error_code"] == -2
