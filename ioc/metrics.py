@@ -25,6 +25,12 @@ class Metrics:
         self.ingest_batches_refused = Counter(
             "ioc_ingest_batches_refused_total", "Whole batches refused", ["stream", "reason"], registry=r
         )
+        # The national portal's sync format (ioc/api/dvcqg.py): records (not derived events) by
+        # result, and sign-ins by outcome (a run of "refused" is a one-stop system with a stale key).
+        self.dvcqg_items = Counter(
+            "ioc_dvcqg_items_total", "Portal-format records by service and result", ["service", "result"], registry=r
+        )
+        self.dvcqg_logins = Counter("ioc_dvcqg_logins_total", "Portal-format sign-ins", ["outcome"], registry=r)
         self.dossier_batches_caught_up = Counter(
             "ioc_ingest_dossier_batches_caught_up_total",
             "Dossier batches applied to state by the projector loop (acknowledged once stored, or left by a crash)",

@@ -174,7 +174,9 @@ def dvcqg_router() -> APIRouter:
                 raise PortalError(403, NOT_AUTHENTICATED, f"vai trò {principal.role.value} không đăng nhập được ở "
                                                           "đây / only data sources sign in here")  # fmt: skip
         except PortalError as exc:
+            state.metrics.dvcqg_logins.labels("refused").inc()
             return portal_reply(exc.error_code, str(exc), exc.status_code)
+        state.metrics.dvcqg_logins.labels("ok").inc()
         session = SESSION_PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         async with state.pool.connection() as conn, conn.transaction():
@@ -320,9 +322,14 @@ async def _ingest(state: AppState, caller: Caller, sync: SyncRequest) -> Respons
             log.warning("dvcqg: batch %s stored but not yet applied (%s)", written.outcome.queue_id,
                         type(exc).__name__)  # fmt: skip
     counts = {s: written.count(s) for s in ("accepted", "duplicate", "rejected")}
-    for status, n in counts.items():
+    outcome = written.outcome
+    for status, n, events in (("accepted", counts["accepted"], outcome.accepted),
+                              ("duplicate", counts["duplicate"], outcome.duplicate),
+                              ("rejected", counts["rejected"], outcome.rejected)):  # fmt: skip
         if n:
-            state.metrics.ingest_events.labels("dossier", status).inc(n)
+            state.metrics.dvcqg_items.labels(sync.service.value, status).inc(n)
+        if events:
+            state.metrics.ingest_events.labels("dossier", status).inc(events)
     if counts["rejected"]:
         return portal_reply(SOME_REFUSED, f"{counts['rejected']} mục bị từ chối, xem results / items refused, see "
                                           "results; các mục khác đồng bộ thành công", **counts,

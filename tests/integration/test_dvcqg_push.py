@@ -90,6 +90,9 @@ def test_a_wrong_password_gets_the_portal_reply_and_no_session(server: LiveServe
     for response in (wrong, other):
         assert response.status_code == 401 and response.json()["error_code"] == -2
         assert "session" not in response.json()
+    with server.anonymous() as c:
+        metrics = c.get("/metrics").text
+    assert 'ioc_dvcqg_logins_total{outcome="refused"}' in metrics
 
 
 def test_a_sync_without_a_valid_session_is_refused_whole(server: LiveServer) -> None:
