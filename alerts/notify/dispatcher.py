@@ -162,6 +162,7 @@ async def dispatch_once(
         loaded = time.perf_counter()
         result = await asyncio.to_thread(run_plan, inp, now, calendar)
         planned = time.perf_counter()
+        await _drop_noted_silence_lines(conn, result)
         enqueued = await enqueue(conn, result.deliveries)
         await _write(conn, result, now)
     if metrics is not None:
@@ -334,7 +335,10 @@ async def load_planner_input(
         subscriptions=[_subscription(r) for r in await _rows(conn, SELECT_SUBSCRIPTIONS)],
         people=await _people(conn), groups=groups, escalation_policies=policies, escalations=escalations,
         subscription_timing=subscription_timing or GroupTiming(), reminder_lead=reminder_lead,
-        silence_noted=await _silence_noted(conn, [a.id for a in alerts if a.firing]),
+        # Left empty: the planner proposes a "silenced" line for every silenced alert, and
+        # dispatch_once drops those already written — a look-up of the silenced alerts only,
+        # not of every firing one.
+        silence_noted=frozenset(),
     )  # fmt: skip
 
 
@@ -375,6 +379,17 @@ async def _load_alerts(
     # Rows no longer of interest are dropped: the cache holds one round's alerts.
     cache.database, cache.rows = tuple(database), fresh
     return [fresh[aid][1] for aid in sorted(fresh)]
+
+
+async def _drop_noted_silence_lines(conn: AnyConn, result: Plan) -> None:
+    """Keep a "silenced" timeline line only the first time a silence mutes an alert."""
+    proposed = [a.alert_id for a in result.activities if a.kind == "silenced"]
+    if not proposed:
+        return
+    noted = await _silence_noted(conn, sorted(set(proposed)))
+    result.activities = [
+        a for a in result.activities if a.kind != "silenced" or (a.alert_id, a.data.get("silence_id")) not in noted
+    ]
 
 
 async def _silence_noted(conn: AnyConn, alert_ids: list[int]) -> frozenset[tuple[int, int]]:
