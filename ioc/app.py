@@ -150,8 +150,9 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
     app.include_router(live_router())
     app.include_router(ops_router())
     app.include_router(frontend_router(boundary_file=settings.boundary_file, frontend_dir=settings.frontend_dir))
-    app.add_middleware(LiveSocketShortcut)  # /ws without the router's frames under each socket
     secure_app(app, settings)
+    # Outermost: /ws without the router's and the HTTP middlewares' frames under each socket.
+    app.add_middleware(LiveSocketShortcut)
     return app
 
 

@@ -160,30 +160,30 @@ async def _stream(
     """Send the principal's view until the client leaves or its credential ends; why it ended."""
     # The credential to check again: the hello's token, else the handshake's cookie or header.
     credential = presented or presented_credential(websocket.headers, websocket.cookies)
-    async with state.feed.subscribe(principal.scope, epoch, last_seq) as subscription:
-        watched = _Watched(principal.scope.key, credential, subscription)
-        watch = _watch_of(websocket, state)
-        watch.add(watched)
-        # When the client goes away, end the subscription at once: otherwise this handler
-        # would wait for the next delta to notice, holding a hub slot and blocking shutdown.
-        reader = asyncio.create_task(_drain_client(websocket))
-        reader.add_done_callback(lambda _: subscription.close())
-        try:
-            while True:
-                # No local name for the message: an idle client would keep its last one (often
-                # the snapshot) alive until the next delta.
-                await websocket.send_text((await anext(subscription)).json)
-        except StopAsyncIteration:
-            pass
-        except (WebSocketDisconnect, RuntimeError):
-            pass
-        finally:
-            reader.cancel()
-            watch.remove(watched)
+    subscription, view = await state.feed.join(principal.scope, epoch, last_seq)
+    watched = _Watched(principal.scope.key, credential, subscription)
+    watch = _watch_of(websocket, state)
+    watch.add(watched)
+    # When the client goes away, end the subscription at once: otherwise this handler
+    # would wait for the next delta to notice, holding a hub slot and blocking shutdown.
+    reader = asyncio.create_task(_drain_client(websocket))
+    reader.add_done_callback(lambda _: subscription.close())
+    try:
+        while True:
+            # No local name for the message: an idle client would keep its last one (often
+            # the snapshot) alive until the next delta.
+            await websocket.send_text((await anext(subscription)).json)
+    except (StopAsyncIteration, WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        reader.cancel()
+        watch.remove(watched)
+        subscription.close()
+        state.feed.leave(view)
     return watched.closing
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Watched:
     """One live client as the credential watch sees it."""
 
@@ -331,5 +331,6 @@ async def _close(websocket: WebSocket, closing: Closing) -> None:
 async def _drain_client(websocket: WebSocket) -> None:
     """Read (and ignore) what the client sends, so a closed socket is noticed promptly."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        while True:
-            await websocket.receive_text()
+        # The ASGI messages themselves: one frame less than receive_text under every socket.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass

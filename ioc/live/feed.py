@@ -95,6 +95,8 @@ class LiveFeed:
         self._full_refresh_seconds = full_refresh_seconds
         self._grace = view_grace_seconds
         self._hub_metrics = metrics.hub_metrics()
+        # Shared by every view's hub; the clients gauge is the process's, counted by join / leave.
+        self._view_metrics = HubMetrics(dropped=self._hub_metrics.dropped, deltas=self._hub_metrics.deltas)
         self._dirty_provinces: set[str] = set()
         self._dirty_alerts: set[int] = set()
         # Payout and ID-issuance writers name the provinces they touched: only headlines change.
@@ -133,12 +135,28 @@ class LiveFeed:
     @asynccontextmanager
     async def subscribe(self, scope: Scope, epoch: str | None, last_seq: int | None) -> AsyncIterator[Subscription]:
         """A subscription to `scope`'s view: a snapshot or the missed deltas, then live deltas."""
+        subscription, view = await self.join(scope, epoch, last_seq)
+        try:
+            yield subscription
+        finally:
+            subscription.close()
+            self.leave(view)
+
+    async def join(self, scope: Scope, epoch: str | None, last_seq: int | None) -> tuple[Subscription, ScopeView]:
+        """`subscribe` without the context manager, for the WebSocket handler: a generator frame
+        and its manager less under each of a thousand idle sockets. Pair with `leave(view)`."""
         view = self._acquire(scope)
         try:
-            async with await view.hub.subscribe(epoch, last_seq) as subscription:
-                yield subscription
-        finally:
+            subscription = await view.hub.subscribe(epoch, last_seq)
+        except BaseException:
             self._release(view)
+            raise
+        self._count_clients(1)
+        return subscription, view
+
+    def leave(self, view: ScopeView) -> None:
+        self._count_clients(-1)
+        self._release(view)
 
     def _acquire(self, scope: Scope) -> ScopeView:
         view = self._views.get(scope.key)
@@ -178,20 +196,14 @@ class LiveFeed:
 
     def _open_view(self, scope: Scope) -> ScopeView:
         view: ScopeView
-        counted = 0
 
         async def snapshot() -> dict[str, Any]:
             return await self._snapshot(view)
 
-        def clients(count: int) -> None:
-            nonlocal counted
-            self._count_clients(count - counted)
-            counted = count
-
         hub = LiveHub(
             # No flush task and no window of its own: the feed flushes it after each refresh.
             snapshot_provider=snapshot, coalesce_seconds=0.0, client_queue_size=CLIENT_QUEUE_SIZE,
-            metrics=HubMetrics(clients=clients, dropped=self._hub_metrics.dropped, deltas=self._hub_metrics.deltas),
+            metrics=self._view_metrics,
         )  # fmt: skip
         view = ScopeView(scope, scope.provinces_touched(self._catalogue.province_code_of), hub)
         self._views[view.key] = view
