@@ -73,6 +73,15 @@ class AlertRecord:
     flapping: bool = False
 
     def notification(self) -> NotificationAlert:
+        # Built once per record: the dispatcher reuses an unchanged row's record from round to
+        # round, and every round puts every alert in its groups (both are immutable).
+        cached: NotificationAlert | None = self.__dict__.get("_notification")
+        if cached is None:
+            cached = self._build_notification()
+            object.__setattr__(self, "_notification", cached)
+        return cached
+
+    def _build_notification(self) -> NotificationAlert:
         return NotificationAlert(
             id=self.id, fingerprint=self.fingerprint, rule_id=self.rule_id,
             status=AlertStatus.FIRING if self.firing else AlertStatus.RESOLVED, severity=self.severity,
