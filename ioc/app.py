@@ -30,6 +30,7 @@ from ioc.api.calendar import calendar_router
 from ioc.api.deliveries import deliveries_router
 from ioc.api.deps import AppState
 from ioc.api.dossiers import dossiers_router
+from ioc.api.dvcqg import dvcqg_router
 from ioc.api.frontend import frontend_router
 from ioc.api.id_issuance import id_issuance_router
 from ioc.api.imports import imports_router
@@ -130,7 +131,7 @@ def create_app(settings: Settings, database_url: str, *, run_alerts: bool = Fals
     app.include_router(auth_router())
     app.include_router(admin_router())
     app.include_router(ingest_router())
-    app.include_router(__import__("ioc.api.dvcqg", fromlist=["dvcqg_router"]).dvcqg_router())  # portal sync format
+    app.include_router(dvcqg_router())
     app.include_router(payout_router())
     app.include_router(status_router())
     app.include_router(indicators_router())

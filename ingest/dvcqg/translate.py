@@ -8,7 +8,7 @@ the receipt ledger answers `already_ingested`. Entering a status the record give
 (5/6 supplement or fee requested, 4 processing again after them, 7, 8, and 10 without NgayTra;
 9 without NgayKetThucXuLy is no result, see below) is stamped, to the second, when this source
 first reports it; that moment is remembered per dossier
-(`KnownStatus`, migrations/047), so a resend derives the same id again. A progress item
+(`KnownStatus`, migrations/028), so a resend derives the same id again. A progress item
 (CapNhatTienDoHoSoMC) carries its own time (ThoiDiemXuLy) and official (NguoiXuLy): it becomes the
 event for its TrangThai at that time, with the official as the dossier's handler. When a progress
 item and a later state report the same step, the earlier time wins in the fold (a second pause or
@@ -40,7 +40,7 @@ _NATIONAL_CODE = re.compile(r"^(\d+\.\d{6})\.")  # 3.000181.000.00.00.H22 → 3.
 
 @dataclass(frozen=True, slots=True)
 class UnitPlace:
-    """Where a unit's dossiers belong, as an administrator mapped it (migrations/047)."""
+    """Where a unit's dossiers belong, as an administrator mapped it (migrations/028)."""
 
     province_code: str
     commune_code: str | None
