@@ -36,6 +36,7 @@ import argparse
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -343,6 +344,8 @@ def run_db(w: World, rounds: int, work: Path) -> dict[str, list[float]]:
         return asyncio.run(go())
     finally:
         pg.stop()
+        # The cluster may live outside ``work`` (when the postgres account cannot reach it).
+        shutil.rmtree(pg.data_dir, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- report
