@@ -359,7 +359,7 @@ async def watch(args: argparse.Namespace, world: World) -> dict[str, Any]:
             await asyncio.sleep(0.2)
     tasks.append(asyncio.create_task(g5_screen.client(ws_url, g5_token, stop, g5=True)))
 
-    start = datetime.now(UTC)
+    start = datetime.now(UTC).replace(microsecond=0)  # the calendar works in whole seconds
     pairs = g5_receipts(start, args.minutes, args.g5_every)
     dues: list[datetime] = []
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
