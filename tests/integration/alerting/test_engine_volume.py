@@ -170,6 +170,11 @@ async def test_a_flood_of_overdue_dossiers_is_guarded_then_opened_per_agency_and
     assert len(changed) == 2 * DOSSIERS + 2 and heard == changed
     assert report.notify_payloads == len(sizes) > 1 and max(sizes) < NOTIFY_MAX_BYTES
 
+    # Round 3, nothing changed: no write at all (labels, values and summaries all as stored).
+    async with await psycopg.AsyncConnection.connect(flood.db_url) as conn:
+        steady = await AlertEngine(WorkingCalendar(), Metrics(), max_new_alerts=10_000).run_once(conn, NOW)
+    assert (steady.transitions, steady.updates, steady.conflicts, steady.notify_payloads) == (0, 0, 0, 0)
+
 
 async def test_one_failing_rule_is_rolled_back_alone_and_counted(
     live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
