@@ -457,7 +457,8 @@ class LiveFeed:
         out: list[dict[str, Any]] = []
         self._moved_from = set()
         if catch_up:
-            since = (self._alerts_read_at or datetime.fromtimestamp(0, UTC)) - CATCH_UP_MARGIN
+            # The first read (start-up) wants the open alerts, not every resolution in history.
+            since = (self._alerts_read_at or now) - CATCH_UP_MARGIN
             cur = await conn.execute(SELECT_CATCH_UP, {"known": self._alerts.known_ids(), "since": since})
             seen: set[int] = set()
             for row in await cur.fetchall():
