@@ -92,7 +92,7 @@ class _InflightSnapshot:
     task: asyncio.Future[dict[str, Any]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
     since: float = 0.0
@@ -228,6 +228,12 @@ class Subscription:
 
 class LiveHub:
     """Coalesce keyed changes into sequenced deltas and fan them out to bounded client queues."""
+
+    # Slots: the live feed opens one hub per scope with a subscriber, a thousand at a time.
+    __slots__ = (
+        "_client_queue_size", "_clock", "_coalesce_seconds", "_epoch", "_has_pending", "_history",
+        "_history_size", "_inflight", "_metrics", "_pending", "_seq", "_snapshot_provider", "_subscribers",
+    )  # fmt: skip
 
     def __init__(
         self,

@@ -80,6 +80,8 @@ async def one_database_snapshot(conn: Conn) -> AsyncIterator[None]:
 class ScopeView:
     """The hub, the published-state cache and the queries of one scope."""
 
+    __slots__ = ("_published", "expiry", "hub", "provinces", "scope", "subscribers", "task")
+
     def __init__(self, scope: Scope, provinces: frozenset[str] | None, hub: LiveHub) -> None:
         if (provinces is None) != scope.national:
             raise ValueError("a national scope touches every province; any other lists them")
