@@ -19,7 +19,8 @@ socket); an idle wall screen costs those two coroutines, a subscription and its 
 The client speaks first: `{"type": "hello", "epoch": …, "last_seq": …}` (nulls on a first visit),
 with `"token": "<access or display token>"` when it has no cookie. Close codes: 1008 no hello,
 4401 no or bad credential (also when it expires or is revoked), 4403 a role that may not read
-status, 1012 the principal's scope changed (reconnect for the new view).
+status, 1012 the principal's scope changed (reconnect for the new view), 1003 a binary frame (the
+hello or any later message: the protocol is JSON text).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ BAD_CREDENTIAL = Closing(4401, "thông tin đăng nhập không hợp lệ / inv
 ENDED_CREDENTIAL = Closing(4401, "phiên đã hết hạn hoặc bị thu hồi / credential expired or revoked")
 FORBIDDEN = Closing(4403, "vai trò không được xem trạng thái / role may not read status")
 SCOPE_CHANGED = Closing(1012, "phạm vi đã thay đổi / scope changed, reconnect")
+# The protocol is JSON text; a binary frame (hello or later) ends the stream with 1003.
+BINARY_FRAME = Closing(1003, "chỉ nhận khung văn bản JSON / text frames only, binary not supported")
 
 
 LIVE_PATH = "/ws"
@@ -120,8 +123,8 @@ async def serve_live(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     hello = await _receive_hello(websocket)
-    if hello is None:
-        await _close(websocket, NO_HELLO)
+    if isinstance(hello, Closing):
+        await _close(websocket, hello)
         return
     # A credential on the handshake wins; a token in the hello is for clients without a cookie.
     token = hello.get("token")
@@ -180,6 +183,8 @@ async def _stream(
         watch.remove(watched)
         subscription.close()
         state.feed.leave(view)
+    if watched.closing is None and reader.done() and not reader.cancelled():
+        return reader.result()  # the client's own fault (a binary frame), or None: it left
     return watched.closing
 
 
@@ -306,13 +311,24 @@ async def _resolve(state: AppState, presented: Presented) -> Principal:
     return principal
 
 
-async def _receive_hello(websocket: WebSocket) -> dict[str, Any] | None:
+async def _receive_hello(websocket: WebSocket) -> dict[str, Any] | Closing:
+    """The hello, or why the client is closed before it (none in time, not JSON, a binary frame)."""
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_SECONDS)
+        # The raw ASGI message, not receive_text(): that one indexes message["text"] and a binary
+        # frame (which carries "bytes") would raise KeyError inside the ASGI app.
+        message = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT_SECONDS)
+    except (TimeoutError, WebSocketDisconnect, RuntimeError):
+        return NO_HELLO
+    if message["type"] != "websocket.receive":
+        return NO_HELLO
+    raw = message.get("text")
+    if raw is None:
+        return BINARY_FRAME if message.get("bytes") is not None else NO_HELLO
+    try:
         hello = orjson.loads(raw)
-    except (TimeoutError, orjson.JSONDecodeError, WebSocketDisconnect):
-        return None
-    return hello if isinstance(hello, dict) else None
+    except orjson.JSONDecodeError:
+        return NO_HELLO
+    return hello if isinstance(hello, dict) else NO_HELLO
 
 
 async def _refuse_handshake(websocket: WebSocket, status: int, detail: str) -> None:
@@ -328,9 +344,13 @@ async def _close(websocket: WebSocket, closing: Closing) -> None:
         await websocket.close(code=closing.code, reason=closing.reason)
 
 
-async def _drain_client(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, so a closed socket is noticed promptly."""
+async def _drain_client(websocket: WebSocket) -> Closing | None:
+    """Read (and ignore) what the client sends, so a closed socket is noticed promptly.
+
+    Text messages are ignored; a binary frame ends the stream (returned: the close to send)."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         # The ASGI messages themselves: one frame less than receive_text under every socket.
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
+        while (message := await websocket.receive())["type"] != "websocket.disconnect":
+            if message.get("text") is None and message.get("bytes") is not None:
+                return BINARY_FRAME
+    return None
