@@ -70,6 +70,14 @@ CLIENT_QUEUE_SIZE = 16
 CATCH_UP_MARGIN = timedelta(seconds=30)
 
 
+# Deltas each view keeps for clients that resume after a reconnect. Every view publishes up to a
+# few deltas a second (freshness, headline, counts) and a process holds a view per distinct scope:
+# at a thousand scopes, 2,048 each held ~0.4 GB per worker once full (bench/soak.py saw API RSS
+# climb ~25 MiB a minute). 256 cover a minute at the busiest and much longer when quiet; a client
+# away longer gets a fresh snapshot, which is small (counts and the first page of alerts).
+VIEW_HISTORY_SIZE = 256
+
+
 class LiveFeed:
     def __init__(
         self,
@@ -203,7 +211,7 @@ class LiveFeed:
         hub = LiveHub(
             # No flush task and no window of its own: the feed flushes it after each refresh.
             snapshot_provider=snapshot, coalesce_seconds=0.0, client_queue_size=CLIENT_QUEUE_SIZE,
-            metrics=self._view_metrics,
+            history_size=VIEW_HISTORY_SIZE, metrics=self._view_metrics,
         )  # fmt: skip
         view = ScopeView(scope, scope.provinces_touched(self._catalogue.province_code_of), hub)
         self._views[view.key] = view
