@@ -20,6 +20,13 @@ Semantics
   time since 1975, so this equals elapsed seconds there.
 * Pauses (the clock stops from a supplement request until the supplement arrives) extend the
   deadline by the working time they cover; see ``WorkingCalendar.due_at``.
+
+How a statutory period is counted is a ``DeadlinePolicy`` an administrator sets per province
+(``WorkingCalendar.statutory_due``): office hours, a receipt cut-off hour, and the due instant —
+``clock`` (the receipt's time of day N working days later, as many slips print it; the built-in
+default, the rules above) or ``end_of_day`` (Bộ luật Dân sự 2015 art. 147–148: counting starts the
+day after receipt and the period ends at the end of its last working day). A period of 0 working
+days means "within the working day of receipt" (trong ngày) under either.
 """
 
 from __future__ import annotations
@@ -28,13 +35,17 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from holidays import country_holidays
 
 __all__ = [
+    "BUILTIN_POLICY",
     "CalendarError",
     "CalendarOverrides",
+    "DeadlinePolicy",
+    "DueInstant",
     "OfficeHours",
     "WorkingCalendar",
 ]
@@ -78,6 +89,77 @@ class CalendarOverrides:
     working_days: frozenset[date] = field(default_factory=frozenset)
 
 
+DueInstant = Literal["clock", "end_of_day"]
+DUE_INSTANTS: tuple[DueInstant, ...] = ("clock", "end_of_day")
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """How a statutory period is counted: one version of one province's policy (or the national
+    default, ``province_code == ""``). A pure value; the calendar takes it at construction.
+
+    ``cut_off``: a receipt at or after this time of day on a working day counts as received on the
+    next working day (many one-stop shops take dossiers until 17:00 but count late-afternoon ones
+    from the next day). ``None``: no cut-off beyond closing time.
+    """
+
+    id: str = "builtin:vn-office-days"
+    version: int = 1
+    province_code: str = ""
+    source: str = "built-in"  # built-in | database
+    effective_from: date | None = None
+    hours: OfficeHours = OfficeHours()
+    cut_off: time | None = None
+    due_instant: DueInstant = "clock"
+
+    def __post_init__(self) -> None:
+        if self.due_instant not in DUE_INSTANTS:
+            raise CalendarError(f"due_instant phải là clock hoặc end_of_day / unknown due_instant {self.due_instant!r}")
+        if self.cut_off is not None and not (self.hours.open < self.cut_off <= self.hours.close):
+            raise CalendarError(
+                "Giờ chốt nhận hồ sơ phải nằm trong giờ làm việc / cut-off must fall within office hours"
+            )
+
+    @property
+    def plain(self) -> bool:
+        """The built-in counting (same clock time, no cut-off): the fold's fast path."""
+        return self.due_instant == "clock" and self.cut_off is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "province_code": self.province_code,
+            "source": self.source,
+            "effective_from": None if self.effective_from is None else self.effective_from.isoformat(),
+            "office_open": self.hours.open.isoformat("minutes"),
+            "office_close": self.hours.close.isoformat("minutes"),
+            "cut_off": None if self.cut_off is None else self.cut_off.isoformat("minutes"),
+            "due_instant": self.due_instant,
+            "description": _DUE_INSTANT_TEXT[self.due_instant],
+        }
+
+
+_DUE_INSTANT_TEXT: dict[str, str] = {
+    "clock": (
+        "N ngày làm việc tính từ thời điểm tiếp nhận (giờ hành chính), hạn là cùng giờ của ngày làm việc thứ N; "
+        "bỏ qua thứ Bảy, Chủ nhật, ngày lễ, Tết và ngày nghỉ do quản trị viên khai báo; dừng đồng hồ khi chờ bổ "
+        "sung hồ sơ / N office days of working time from receipt, due at the same time of day N working days "
+        "later, skipping weekends, public holidays (Tết included) and operator days off; the clock stops while "
+        "a supplement is awaited"
+    ),
+    "end_of_day": (
+        "Thời hạn bắt đầu từ ngày làm việc tiếp theo ngày tiếp nhận và kết thúc vào cuối giờ làm việc của ngày "
+        "làm việc thứ N (Bộ luật Dân sự 2015, điều 147–148); bỏ qua ngày nghỉ; thời gian tạm dừng được cộng "
+        "thêm rồi làm tròn đến cuối ngày làm việc / the period starts the day after receipt and ends at the "
+        "close of its N-th working day (Civil Code 2015 art. 147–148), skipping days off; paused working time "
+        "is added, then rounded up to the end of a working day"
+    ),
+}
+
+BUILTIN_POLICY = DeadlinePolicy()
+
+
 @dataclass(frozen=True)
 class _NationalYear:
     """One year of the national calendar as plain sets (cheap membership tests)."""
@@ -101,10 +183,20 @@ class WorkingCalendar:
     def __init__(
         self,
         overrides: CalendarOverrides = CalendarOverrides(),
-        hours: OfficeHours = OfficeHours(),
+        hours: OfficeHours | None = None,
         tz: str = "Asia/Ho_Chi_Minh",
+        policy: DeadlinePolicy = BUILTIN_POLICY,
     ) -> None:
+        if hours is not None and hours != policy.hours:
+            policy = DeadlinePolicy(
+                id=policy.id, version=policy.version, province_code=policy.province_code, source=policy.source,
+                effective_from=policy.effective_from, hours=hours, cut_off=policy.cut_off,
+                due_instant=policy.due_instant,
+            )  # fmt: skip
+        self._policy = policy
+        self._plain = policy.plain
         self._overrides = overrides
+        hours = policy.hours
         self._hours = hours
         self._tz = ZoneInfo(tz)
         self._seconds_per_day = hours.seconds_per_day
@@ -119,6 +211,10 @@ class WorkingCalendar:
     @property
     def overrides(self) -> CalendarOverrides:
         return self._overrides
+
+    @property
+    def policy(self) -> DeadlinePolicy:
+        return self._policy
 
     @property
     def hours(self) -> OfficeHours:
@@ -316,6 +412,69 @@ class WorkingCalendar:
         if days < 0:
             raise CalendarError(f"days phải >= 0 / days must be >= 0: {days}")
         return self.add_working_seconds(start, days * self._seconds_per_day)
+
+    def statutory_due(self, received_at: datetime, days: int, paused_seconds: int = 0) -> datetime:
+        """The statutory deadline of a ``days``-working-day period received at ``received_at``,
+        extended by ``paused_seconds`` of working time, counted by this calendar's policy.
+
+        ``clock``: ``add_working_days`` from the (cut-off adjusted) start, then the pause.
+        ``end_of_day``: the close of the ``days``-th working day after the receipt day (a receipt
+        after the cut-off belongs to the next working day); a pause is added as working time from
+        that close and the result rounded up to the end of its working day.
+        ``days == 0`` under either: the close of the working day the receipt counts on.
+        """
+        if days < 0:
+            raise CalendarError(f"days phải >= 0 / days must be >= 0: {days}")
+        if paused_seconds < 0:
+            raise CalendarError(f"paused_seconds phải >= 0 / paused_seconds must be >= 0: {paused_seconds}")
+        local = self._to_local(received_at, "received_at")
+        if self._plain and days:
+            # The built-in policy: exactly the arithmetic the fold used before policies existed.
+            due = self._add_local(self._clamp_forward(local), days * self._seconds_per_day)
+            return self._to_aware(due if not paused_seconds else self._add_local(due, paused_seconds))
+        if self._policy.due_instant == "clock":
+            start = self._start_local(local)
+            due = self._closing(start.date()) if days == 0 else self._add_local(start, days * self._seconds_per_day)
+            if paused_seconds:
+                due = self._add_local(self._clamp_forward(due), paused_seconds)
+            return self._to_aware(due)
+        day = self._receipt_day(local)
+        if days == 0:
+            today = self.is_working_day(day) and local < self._closing(day)
+            last = day if today else self._nth_working_day_after(day, 1)
+        else:
+            last = self._nth_working_day_after(day, days)
+        due = self._closing(last)
+        if paused_seconds:
+            # From a closing time _add_local moves into the following working days; the period
+            # still ends at the end of a working day.
+            due = self._closing(self._add_local(self._clamp_forward(due), paused_seconds).date())
+        return self._to_aware(due)
+
+    def counting_from(self, received_at: datetime) -> datetime:
+        """When the period starts to run under this calendar's policy (for explanations)."""
+        local = self._to_local(received_at, "received_at")
+        if self._policy.due_instant == "clock":
+            return self._to_aware(self._start_local(local))
+        return self._to_aware(self._opening(self._nth_working_day_after(self._receipt_day(local), 1)))
+
+    def _start_local(self, local: datetime) -> datetime:
+        """The first working instant of a ``clock`` period: the next working instant, moved to the
+        next opening when it falls at or after the cut-off."""
+        start = self._clamp_forward(local)
+        cut_off = self._policy.cut_off
+        if cut_off is not None and start.time() >= cut_off:
+            return self._opening(self._nth_working_day_after(start.date(), 1))
+        return start
+
+    def _receipt_day(self, local: datetime) -> date:
+        """The day an ``end_of_day`` period counts from (day 0): the receipt's local date, or the
+        next working day when received at or after the cut-off on a working day."""
+        d = local.date()
+        cut_off = self._policy.cut_off
+        if cut_off is not None and self.is_working_day(d) and local.time() >= cut_off:
+            return self._nth_working_day_after(d, 1)
+        return d
 
     def due_at(
         self,

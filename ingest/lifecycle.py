@@ -31,7 +31,8 @@ from zoneinfo import ZoneInfo
 
 from holidays import country_holidays
 
-from alerts.calendar import WorkingCalendar
+from alerts.calendar import BUILTIN_POLICY as BUILTIN_DEADLINE_POLICY
+from alerts.calendar import DeadlinePolicy, WorkingCalendar
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -193,8 +194,9 @@ ProcedureLookup = Callable[[str], Procedure | None]
 
 
 def deadline(calendar: WorkingCalendar, received_at: datetime, days: int, paused_seconds: int) -> datetime:
-    base = calendar.add_working_days(received_at, days)
-    return calendar.add_working_seconds(base, paused_seconds) if paused_seconds else base
+    """The statutory deadline as the province's deadline policy counts it (the calendar carries
+    the policy; the built-in one keeps its fast path there)."""
+    return calendar.statutory_due(received_at, days, paused_seconds)
 
 
 def outcome_of(resolved_at: datetime, due_at: datetime) -> str:
@@ -505,21 +507,9 @@ def rollup_delta(
 
 # -- how a deadline was reached (read time, one dossier) ---------------------------------------
 
-# The counting rules the fold applies: N full office days of working time from the receipt's
-# next working instant, the clock stopped while a supplement is awaited, weekends, national
-# holidays (Tết included) and operator overrides skipped. There is one built-in policy today;
-# an administrator-set, versioned policy takes this place in the explanation (same keys).
-BUILTIN_POLICY = {
-    "id": "builtin:vn-office-days",
-    "version": 1,
-    "source": "built-in",
-    "description": (
-        "N ngày làm việc tính từ thời điểm tiếp nhận (giờ hành chính), bỏ qua thứ Bảy, Chủ nhật, ngày lễ, "
-        "Tết và ngày nghỉ do quản trị viên khai báo; dừng đồng hồ khi chờ bổ sung hồ sơ / N office days of "
-        "working time from receipt, skipping weekends, public holidays (Tết included) and operator days off; "
-        "the clock stops while a supplement is awaited"
-    ),
-}
+# The counting rules the fold applied are the calendar's deadline policy (alerts/calendar.py,
+# DeadlinePolicy): its id and version are reported with every explanation.
+BUILTIN_POLICY = BUILTIN_DEADLINE_POLICY.as_dict()
 
 
 _BASIS_LABEL = {
@@ -572,6 +562,7 @@ class DeadlineExplanation:
     worked_weekend_days: tuple[date, ...]
     counted_until: datetime
     appointments: tuple[AppointmentChange, ...]
+    policy: DeadlinePolicy = BUILTIN_DEADLINE_POLICY
 
     @property
     def basis(self) -> str:
@@ -589,7 +580,7 @@ class DeadlineExplanation:
             "due_at": s.due_at,
             "basis": self.basis,
             "basis_label": _BASIS_LABEL[self.basis],
-            "policy": BUILTIN_POLICY,
+            "policy": self.policy.as_dict(),
             "statutory": {
                 "due_at": s.statutory_due_at,
                 "start": s.received_at,
@@ -660,7 +651,7 @@ def explain_deadline(
     if state.paused_at is not None:
         pauses.append(Pause(state.paused_at, None, 0))
     calendar = calendar_for(state.province_code)
-    counting_from = calendar.next_working_instant(state.received_at)
+    counting_from = calendar.counting_from(state.received_at)
     counted_until = state.statutory_due_at or deadline(
         calendar, state.received_at, state.statutory_days, state.paused_seconds
     )
@@ -671,7 +662,7 @@ def explain_deadline(
         statutory_days_source="catalogue" if receipt.statutory_days is None else "dossier",
         catalogue_days=None if catalogue is None else catalogue.statutory_days, pauses=tuple(pauses),
         weekend_days=weekend_days, skipped=tuple(skipped), worked_weekend_days=tuple(worked),
-        counted_until=counted_until, appointments=tuple(appointments),
+        counted_until=counted_until, appointments=tuple(appointments), policy=calendar.policy,
     )  # fmt: skip
 
 

@@ -270,7 +270,7 @@ def test_explanation_names_the_holidays_overrides_and_pauses_it_skipped() -> Non
     assert state.statutory_due_at == datetime(2026, 5, 7, 13, tzinfo=VN)
     out = explained.as_dict()
     assert out["basis"] == "appointment" and out["due_at"] == datetime(2026, 5, 15, 17, tzinfo=VN)
-    assert out["policy"] is BUILTIN_POLICY
+    assert out["policy"] == BUILTIN_POLICY
     st = out["statutory"]
     assert (st["working_days"], st["working_days_source"], st["catalogue_working_days"]) == (5, "dossier", 3)
     assert st["differs_from_catalogue"] is True

@@ -95,7 +95,9 @@ def folded(*events: DossierEvent) -> DossierState:
         (at(3, 13, 18, 0), "P1", at(3, 16, 17, 0)),  # Friday after closing: due Monday 17:00
         (at(3, 13, 16, 0), "P1", at(3, 16, 16, 0)),  # Friday 16:00 + 9 h of working time
         (at(4, 24, 9, 0), "P3", at(5, 4, 9, 0)),  # skips Giỗ Tổ (27/4), 30/4, 1/5 and the weekend
-        (R, "P0", R),  # a same-day procedure is due the moment it is received
+        # A same-day procedure ("trong ngày") is due at the close of the day of receipt (it used to
+        # be due the instant it was received, i.e. late at once: issue #12, item 4).
+        (R, "P0", at(3, 9, 17, 0)),
     ],
 )
 def test_receipt_sets_due_at_n_working_days_later(received_at: datetime, procedure: str, due_at: datetime) -> None:
