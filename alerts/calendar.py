@@ -115,6 +115,8 @@ class DeadlinePolicy:
     def __post_init__(self) -> None:
         if self.due_instant not in DUE_INSTANTS:
             raise CalendarError(f"due_instant phải là clock hoặc end_of_day / unknown due_instant {self.due_instant!r}")
+        if self.cut_off is not None and self.cut_off.tzinfo is not None:
+            raise CalendarError("Giờ chốt không được gắn múi giờ / cut-off must be a naive time")
         if self.cut_off is not None and not (self.hours.open < self.cut_off <= self.hours.close):
             raise CalendarError(
                 "Giờ chốt nhận hồ sơ phải nằm trong giờ làm việc / cut-off must fall within office hours"

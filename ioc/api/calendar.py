@@ -1,16 +1,19 @@
-"""Operator overrides of the working-day calendar: extra days off, swapped working days."""
+"""Operator overrides of the working-day calendar (extra days off, swapped working days) and the
+deadline policy an administrator sets per province (how a statutory period is counted)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any, Literal
+from datetime import date, datetime, time
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
 
+from alerts.calendar import CalendarError, DeadlinePolicy, OfficeHours
+from ingest.reference import LOCAL_TZ, policy_from_row
 from ioc.api.alerts import iso
-from ioc.api.deps import app_state
-from ioc.api.guard import client_origin, guard
+from ioc.api.deps import AppState, app_state
+from ioc.api.guard import client_origin, guard, sees_province
 from ioc.auth import audit
 from ioc.auth.policy import Action, Policy
 from ioc.auth.principal import Principal
@@ -27,8 +30,46 @@ ON CONFLICT (day, province_code) DO UPDATE SET kind = EXCLUDED.kind, note = EXCL
 DELETE_OVERRIDE = "DELETE FROM calendar_override WHERE day = %s AND province_code = %s"
 
 CalendarReader = Annotated[Principal, guard(Policy(Action.CALENDAR_READ, "list"))]
+CalendarOneReader = Annotated[Principal, guard(Policy(Action.CALENDAR_READ, "read"))]
 CalendarWriter = Annotated[Principal, guard(Policy(Action.CALENDAR_WRITE, "global"))]
 ProvinceOrCountry = Annotated[str, StringConstraints(max_length=2, pattern=r"^([0-9]{2})?$")]
+ProvinceCode = Annotated[str, StringConstraints(min_length=2, max_length=2, pattern=r"^[0-9]{2}$")]
+
+_POLICY_COLUMNS = "province_code, version, effective_from, office_open, office_close, cut_off, due_instant"
+SELECT_POLICY_VERSIONS = f"""
+SELECT {_POLICY_COLUMNS}, note, created_by, created_at FROM deadline_policy
+WHERE province_code = %s ORDER BY version DESC
+"""
+# Versions are numbered per province; the table lock (policies change a few times a year) keeps
+# two concurrent changes from taking the same number.
+LOCK_POLICIES = "LOCK TABLE deadline_policy IN SHARE ROW EXCLUSIVE MODE"
+INSERT_POLICY = f"""
+INSERT INTO deadline_policy ({_POLICY_COLUMNS}, note, created_by)
+SELECT %(province)s, coalesce(max(version), 0) + 1, %(effective_from)s, %(office_open)s, %(office_close)s,
+       %(cut_off)s, %(due_instant)s, %(note)s, %(created_by)s
+FROM deadline_policy WHERE province_code = %(province)s
+RETURNING version
+"""
+# Re-computing deadlines after a change: the open dossiers the change governs are queued for the
+# projector loop, which refolds each from its event log with the store's calendars (the same path
+# as a batch whose request died, ingest/projector.py). In chunks of 500 codes, so one refold
+# transaction stays short however many dossiers a province has open. A national change governs
+# the provinces without a policy of their own in force.
+QUEUE_REFOLD = """
+INSERT INTO dossier_projection_queue (source_id, dossier_codes, deferred)
+SELECT 'deadline-policy', array_agg(code ORDER BY code), true
+FROM (
+    SELECT code, (row_number() OVER (ORDER BY code) - 1) / 500 AS chunk
+    FROM dossier
+    WHERE closed_at IS NULL AND (
+        (%(province)s <> '' AND province_code = %(province)s)
+        OR (%(province)s = '' AND province_code NOT IN (
+            SELECT province_code FROM deadline_policy WHERE province_code <> '' AND effective_from <= %(today)s))
+    )
+) open_dossiers
+GROUP BY chunk
+RETURNING cardinality(dossier_codes)
+"""
 
 
 class OverrideIn(BaseModel):
@@ -36,6 +77,87 @@ class OverrideIn(BaseModel):
     kind: Literal["day_off", "working_day"]
     province_code: ProvinceOrCountry = Field(default="", description="'' for the whole country")
     note: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] = ""
+
+
+class DeadlinePolicyIn(BaseModel):
+    """A new version of a deadline policy (alerts/calendar.py, DeadlinePolicy)."""
+
+    office_open: time = time(8, 0)
+    office_close: time = time(17, 0)
+    cut_off: time | None = Field(default=None, description="received at or after it: counts from the next working day")
+    due_instant: Literal["clock", "end_of_day"] = "clock"
+    effective_from: date | None = Field(default=None, description="default today; a future date is not accepted yet")
+    note: Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00]*$")] = ""
+
+
+def _versions(rows: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        policy = policy_from_row(row[:7])
+        out.append({**policy.as_dict(), "note": row[7], "created_by": row[8], "created_at": row[9].isoformat()})
+    return out
+
+
+async def _policy_view(state: AppState, province: str) -> dict[str, Any]:
+    async with state.pool.connection() as conn:
+        await state.calendars.refresh_if_stale(conn)
+        cur = await conn.execute(SELECT_POLICY_VERSIONS, [province])
+        versions = _versions(await cur.fetchall())
+    in_force = state.calendars.policy_for(province)
+    return {
+        "province_code": province,
+        "in_force": in_force.as_dict(),
+        # A province without a policy of its own follows the national default (or the built-in one).
+        "inherited": in_force.province_code != province or in_force.source != "database",
+        "versions": versions,
+    }
+
+
+async def _set_policy(
+    state: AppState, request: Request, principal: Principal, province: str, body: DeadlinePolicyIn
+) -> dict[str, Any]:
+    today = datetime.now(LOCAL_TZ).date()
+    effective_from = body.effective_from or today
+    if effective_from > today:
+        raise HTTPException(
+            422, "chưa hỗ trợ chính sách có hiệu lực trong tương lai / future policies are not supported"
+        )
+    try:
+        hours = OfficeHours(body.office_open, body.office_close)
+        DeadlinePolicy(hours=hours, cut_off=body.cut_off, due_instant=body.due_instant)
+    except CalendarError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    params = {
+        "province": province, "effective_from": effective_from, "office_open": body.office_open,
+        "office_close": body.office_close, "cut_off": body.cut_off, "due_instant": body.due_instant,
+        "note": body.note, "created_by": principal.subject, "today": today,
+    }  # fmt: skip
+    previous = state.calendars.policy_for(province).as_dict()
+    try:
+        async with state.pool.connection() as conn, conn.transaction():
+            await conn.execute(LOCK_POLICIES)
+            cur = await conn.execute(INSERT_POLICY, params)
+            row = await cur.fetchone()
+            assert row is not None
+            version = cast(int, row[0])
+            cur = await conn.execute(QUEUE_REFOLD, params)
+            chunks = [cast(int, r[0]) for r in await cur.fetchall()]
+            details = {
+                **body.model_dump(mode="json"), "effective_from": effective_from.isoformat(), "version": version,
+                "previous": previous, "refold_queued": {"dossiers": sum(chunks), "batches": len(chunks)},
+            }  # fmt: skip
+            await audit.record(conn, actor=principal.subject, actor_role=principal.role.value,
+                               action="calendar.policy_set", target=province or "national",
+                               origin=client_origin(request), details=details)  # fmt: skip
+            # Last in the transaction, which sees the new row: the projector sharing this store
+            # refolds the queued dossiers with the new policy, never the one it replaces.
+            state.calendars.invalidate()
+            await state.calendars.refresh_if_stale(conn)
+    except BaseException:
+        state.calendars.invalidate()  # whatever the store read, the next refresh re-reads it
+        raise
+    view = await _policy_view(state, province)
+    return {**view, "version": version, "refold_queued": details["refold_queued"]}
 
 
 def calendar_router() -> APIRouter:
@@ -83,5 +205,37 @@ def calendar_router() -> APIRouter:
                                origin=client_origin(request))  # fmt: skip
         state.calendars.invalidate()
         return {"deleted": day.isoformat(), "province_code": province_code}
+
+    @router.get("/policy")
+    async def national_policy(request: Request, principal: CalendarReader) -> dict[str, Any]:
+        """The national default deadline policy in force, and its versions (newest first)."""
+        return await _policy_view(app_state(request), "")
+
+    @router.put("/policy", status_code=200, responses={422: {}})
+    async def put_national_policy(
+        request: Request, body: DeadlinePolicyIn, principal: CalendarWriter
+    ) -> dict[str, Any]:
+        """A new version of the national default; open dossiers of provinces without a policy of
+        their own are queued to be refolded with it."""
+        return await _set_policy(app_state(request), request, principal, "", body)
+
+    @router.get("/policy/{province_code}", responses={404: {}})
+    async def province_policy(request: Request, province_code: str, principal: CalendarOneReader) -> dict[str, Any]:
+        """The policy in force in one province (its own or the national one) and its own versions."""
+        state = app_state(request)
+        if not sees_province(state.catalogue, principal.scope, province_code):
+            raise HTTPException(404, f"không tìm thấy tỉnh / unknown province {province_code!r}")
+        return await _policy_view(state, province_code)
+
+    @router.put("/policy/{province_code}", status_code=200, responses={422: {}})
+    async def put_province_policy(
+        request: Request, province_code: ProvinceCode, body: DeadlinePolicyIn, principal: CalendarWriter
+    ) -> dict[str, Any]:
+        """A new version of one province's policy; its open dossiers are queued to be refolded."""
+        state = app_state(request)
+        province = state.catalogue.get(province_code)
+        if province is None or province.level != "province":
+            raise HTTPException(422, f"unknown province {province_code!r}")
+        return await _set_policy(state, request, principal, province_code, body)
 
     return router

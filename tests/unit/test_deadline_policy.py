@@ -176,6 +176,7 @@ def test_end_of_day_is_never_earlier_than_clock_and_always_at_closing() -> None:
         {"cut_off": time(7, 0)},  # before opening
         {"cut_off": time(8, 0)},  # at opening: every receipt would move to the next day
         {"cut_off": time(17, 1)},  # after closing
+        {"cut_off": time(12, 0, tzinfo=VN)},  # office hours are wall-clock times
     ],
 )
 def test_invalid_policies_are_refused(kwargs: dict[str, object]) -> None:
