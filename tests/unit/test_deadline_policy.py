@@ -15,13 +15,14 @@ Giỗ Tổ observed Mon 27/4; 30/4 Thu and 1/5 Fri; Mon 31/8 off, swapped with t
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from alerts.calendar import BUILTIN_POLICY, CalendarError, DeadlinePolicy, OfficeHours, WorkingCalendar
 from ingest.lifecycle import EventType, Procedure, explain_deadline, fold
+from ingest.reference import policies_in_force, policy_from_row
 from tests.unit.test_lifecycle import ev
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -202,3 +203,33 @@ def test_builtin_policy_describes_itself() -> None:
         None,
     )
     assert BUILTIN_POLICY.effective_from is None  # the built-in has no start date
+
+
+def row(province: str, version: int, effective: date, due_instant: str = "clock") -> tuple[object, ...]:
+    return (province, version, effective, time(7, 30), time(17, 0), time(16, 0), due_instant)
+
+
+def test_policy_rows_become_policies() -> None:
+    policy = policy_from_row(row("01", 3, date(2026, 5, 1), "end_of_day"))
+    assert (policy.id, policy.version, policy.province_code, policy.source) == (
+        "db:deadline-policy:01",
+        3,
+        "01",
+        "database",
+    )
+    assert (policy.hours, policy.cut_off, policy.due_instant) == (OfficeHours(time(7, 30)), time(16), "end_of_day")
+    assert policy_from_row(row("", 1, date(2026, 1, 1))).id == "db:deadline-policy:national"
+
+
+def test_the_highest_version_in_force_wins_per_province() -> None:
+    today = date(2026, 6, 1)
+    policies = [policy_from_row(r) for r in (
+        row("", 1, date(2026, 1, 1)), row("", 2, date(2026, 5, 1), "end_of_day"),
+        row("01", 1, date(2026, 2, 1)), row("01", 2, date(2026, 7, 1), "end_of_day"),  # not yet in force
+        row("79", 1, date(2026, 6, 1)),  # in force from today
+    )]  # fmt: skip
+    chosen = policies_in_force(policies, today)
+    assert {p: (c.version, c.due_instant) for p, c in chosen.items()} == {
+        "": (2, "end_of_day"), "01": (1, "clock"), "79": (1, "clock"),
+    }  # fmt: skip
+    assert policies_in_force(policies, date(2025, 12, 31)) == {}
