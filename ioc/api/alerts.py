@@ -37,18 +37,13 @@ from ioc.auth import audit
 from ioc.auth.policy import MATRIX, Action, Policy, Role
 from ioc.auth.principal import Principal
 from ioc.auth.scope import Scope, ScopeError
-from ioc.live.alerts import ALERT_COLUMNS, ALERT_SCOPE, alert_in_scope, alert_row_to_dict
+from ioc.live.alert_queue import CursorError, QueueKey, read_queue_page
+from ioc.live.alerts import ALERT_COLUMNS, alert_in_scope, alert_row_to_dict
 from ioc.live.channel import notify_live
+from ioc.live.view import one_database_snapshot
 
 MAX_SNOOZE = timedelta(days=7)
 
-SELECT_ALERTS = f"""
-SELECT {ALERT_COLUMNS} FROM alert
-WHERE (%(state)s::text IS NULL OR state = %(state)s OR (%(state)s = 'open' AND state <> 'resolved'))
-  AND (%(province)s::text IS NULL OR province_code = %(province)s)
-  AND {ALERT_SCOPE}
-ORDER BY updated_at DESC LIMIT %(limit)s
-"""
 SELECT_ALERT = f"SELECT {ALERT_COLUMNS} FROM alert WHERE id = %s"
 LOCK_ALERT = f"SELECT {ALERT_COLUMNS}, version FROM alert WHERE id = %s FOR UPDATE"
 SELECT_TRANSITIONS = """
@@ -179,7 +174,7 @@ def merged_history(transitions: Iterable[dict[str, Any]], activity: Iterable[dic
 def alerts_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
-    @router.get("")
+    @router.get("", responses={422: {"description": "Con trỏ không hợp lệ / invalid cursor or filter"}})
     async def alerts(
         request: Request,
         principal: AlertReader,
@@ -189,12 +184,33 @@ def alerts_router() -> APIRouter:
         ] = None,
         province_code: Annotated[str | None, Query(max_length=10, pattern=r"^[0-9]+$")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        cursor: Annotated[
+            str | None, Query(max_length=200, description="`next_cursor` of the previous page (opaque)")
+        ] = None,
+        resolved_since: Annotated[
+            AwareDatetime | None, Query(description="only resolutions from this time on (open alerts always)")
+        ] = None,
     ) -> dict[str, Any]:
-        params = {"state": state_filter, "province": province_code, "limit": limit, **principal.scope.sql_params()}
-        async with app_state(request).pool.connection() as conn:
-            cur = await conn.execute(SELECT_ALERTS, params)
-            rows = [alert_row_to_dict(r) for r in await cur.fetchall()]
-        return {"alerts": rows}
+        """The caller's alerts in the live queue's order: firing, pending, then resolved; critical
+        first; newest first (resolved_at, else fired_at, else active_since); then id. The same order
+        as the snapshot's first page, whose `alerts_more` says how to continue it here.
+
+        Keyset paging: pass `next_cursor` back as `cursor` with the same filters; it is null on the
+        last page. An alert created between pages appears on a later page if it sorts after the
+        cursor and is never repeated; an alert that changes state between pages moves in the
+        order (as it does on the screen). `total` counts every alert the filters and scope allow,
+        read in the same database snapshot as the page.
+        """
+        try:
+            after = None if cursor is None else QueueKey.from_cursor(cursor)
+        except CursorError as exc:
+            raise HTTPException(422, "con trỏ phân trang không hợp lệ / invalid paging cursor") from exc
+        async with app_state(request).pool.connection() as conn, one_database_snapshot(conn):
+            page = await read_queue_page(
+                conn, principal.scope, limit=limit, after=after, resolved_since=resolved_since, state=state_filter,
+                province=province_code, with_total=True,
+            )  # fmt: skip
+        return {"alerts": page.alerts, "next_cursor": page.next_cursor, "total": page.total}
 
     @router.get("/{alert_id}", responses=_NOT_FOUND)
     async def alert_detail(request: Request, alert_id: RowId, principal: AlertViewer) -> dict[str, Any]:

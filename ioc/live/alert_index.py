@@ -3,8 +3,8 @@
 A national snapshot once carried every open alert (3 MB on the demo); a screen shows forty and a
 few counts. So a snapshot carries `alert_counts` and the first `ALERT_PAGE` alerts of the queue in
 the dashboard's order (firing, pending, then resolved; critical first; newest first); the rest is
-paged over REST (`GET /api/v1/alerts`). Deltas still carry every changed alert in scope
-(`alert:<id>`) and, when they move, the scope's counts (`alert_counts`).
+paged over REST (`GET /api/v1/alerts`; ioc/live/alert_queue.py reads both). Deltas still carry
+every changed alert in scope (`alert:<id>`) and, when they move, the scope's counts (`alert_counts`).
 
 The feed keeps an `AlertIndex` of every open alert (a few facts each, not the row) so counts are
 derived in memory for every view after a change, and so a catch-up after a LISTEN outage can tell
@@ -27,17 +27,6 @@ SEVERITIES = ("critical", "warning", "info")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _STATE_RANK = {"firing": 0, "pending": 1, "resolved": 2}
 
-_ORDER = """CASE state WHEN 'firing' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END,
-  CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 WHEN 'info' THEN 2 ELSE 3 END,
-  coalesce(resolved_at, fired_at, active_since) DESC, id"""
-# The first page of a scope's queue: the open alerts first, then the latest resolutions of the day.
-SELECT_FIRST_PAGE = f"""
-(SELECT {ALERT_COLUMNS} FROM alert WHERE state <> 'resolved' AND {ALERT_SCOPE} ORDER BY {_ORDER} LIMIT %(page)s)
-UNION ALL
-(SELECT {ALERT_COLUMNS} FROM alert
- WHERE state = 'resolved' AND resolved_at > %(now)s - INTERVAL '1 day' AND {ALERT_SCOPE}
- ORDER BY resolved_at DESC, id LIMIT %(page)s)
-"""
 SELECT_OPEN_COUNTS = f"""
 SELECT severity, state, province_code, commune_code, count(*)::int FROM alert
 WHERE state <> 'resolved' AND {ALERT_SCOPE}

@@ -29,16 +29,9 @@ import orjson
 
 from ioc.auth.scope import Scope
 from ioc.db.pool import Conn
-from ioc.live.alert_index import (
-    ALERT_PAGE,
-    SELECT_FIRST_PAGE,
-    SELECT_OPEN_COUNTS,
-    AlertIndex,
-    counts_for,
-    first_page,
-    fold_counts,
-)
-from ioc.live.alerts import alert_in_scope, alert_row_to_dict
+from ioc.live.alert_index import ALERT_PAGE, SELECT_OPEN_COUNTS, AlertIndex, counts_for, fold_counts
+from ioc.live.alert_queue import QUEUE_RESOLVED_WINDOW, alerts_more, read_queue_page
+from ioc.live.alerts import alert_in_scope
 from ioc.live.cells import Localities, ProvinceCells, derive_rows, received_today
 from ioc.live.headline import HEADLINE_STREAMS, read_headline
 from ioc.live.hub import LiveHub
@@ -180,28 +173,32 @@ class ScopeView:
             )
         return [r for r in rows if self.scope.allows_locality(r.province_code, r.code)]
 
-    async def _alert_summary(self, conn: Conn, now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The first page of the scope's alert queue and its open-alert counts."""
-        params = {"now": now, "page": ALERT_PAGE, **self.scope.sql_params()}
-        cur = await conn.execute(SELECT_FIRST_PAGE, params)
-        alerts = [alert_row_to_dict(r) for r in await cur.fetchall()]
-        cur = await conn.execute(SELECT_OPEN_COUNTS, params)
+    async def _alert_summary(self, conn: Conn, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The first page of the scope's alert queue (with where REST continues it) and its
+        open-alert counts."""
+        resolved_since = now - QUEUE_RESOLVED_WINDOW
+        page = await read_queue_page(conn, self.scope, limit=ALERT_PAGE, resolved_since=resolved_since)
+        cur = await conn.execute(SELECT_OPEN_COUNTS, self.scope.sql_params())
         counts = fold_counts(await cur.fetchall(), with_communes=self.lists_communes)  # type: ignore[arg-type]
-        return first_page(a for a in alerts if alert_in_scope(self.scope, a)), counts
+        # The SQL applies the scope; the second look keeps a mistake there off somebody's screen.
+        alerts = [a for a in page.alerts if alert_in_scope(self.scope, a)]
+        return {"alerts": alerts, "alerts_more": alerts_more(page, resolved_since)}, counts
 
     def _snapshot(
         self,
         reading: Reading,
         provinces: list[LocalityStatus],
-        alerts: list[dict[str, Any]],
+        alerts: dict[str, Any],
         alert_counts: dict[str, Any],
         freshness: dict[str, Any],
         headline: dict[str, Any],
     ) -> dict[str, Any]:
         return {
             "provinces": [p.as_dict() for p in provinces],
-            # The first page of the queue; `alert_counts` counts them all, GET /api/v1/alerts pages.
-            "alerts": alerts,
+            # The first page of the queue (`alerts`) and where GET /api/v1/alerts continues it
+            # (`alerts_more`: its resolved_since and cursor; null when there is no more);
+            # `alert_counts` counts every open alert.
+            **alerts,
             "alert_counts": alert_counts,
             "freshness": freshness,
             "headline": headline,
