@@ -60,24 +60,37 @@ class CalendarError(ValueError):
 
 @dataclass(frozen=True)
 class OfficeHours:
-    """One continuous working span per working day.
+    """The working day's office sessions: ``open`` to ``close``, less an optional break.
 
-    The lunch break is deliberately not modelled: statutory processing time is counted in whole
-    office days, and a 08:00–17:00 span makes "one working day" a single clean unit.
+    Without a break (the built-in 08:00–17:00) one working day is one clean span. With one (many
+    provinces work 07:30–11:30 and 13:30–17:00) the break is not working time: a receipt during it
+    counts from the afternoon session, and a deadline never lands inside it.
     """
 
     open: time = time(8, 0)
     close: time = time(17, 0)
+    break_start: time | None = None
+    break_end: time | None = None
 
     def __post_init__(self) -> None:
-        if self.open.tzinfo is not None or self.close.tzinfo is not None:
+        times = [t for t in (self.open, self.close, self.break_start, self.break_end) if t is not None]
+        if any(t.tzinfo is not None for t in times):
             raise CalendarError("Giờ làm việc không được gắn múi giờ / office hours must be naive times")
         if self.open >= self.close:
             raise CalendarError("Giờ mở cửa phải trước giờ đóng cửa / open must be before close")
+        if (self.break_start is None) != (self.break_end is None):
+            raise CalendarError("Giờ nghỉ trưa cần cả đầu và cuối / a break needs both its start and end")
+        brk = (self.break_start, self.break_end)
+        if brk[0] is not None and brk[1] is not None and not (self.open < brk[0] < brk[1] < self.close):
+            raise CalendarError(
+                "Giờ nghỉ phải nằm trong giờ làm việc / the break must fall strictly within office hours"
+            )
 
     @property
     def seconds_per_day(self) -> int:
         span = datetime.combine(date.min, self.close) - datetime.combine(date.min, self.open)
+        if self.break_start is not None and self.break_end is not None:
+            span -= datetime.combine(date.min, self.break_end) - datetime.combine(date.min, self.break_start)
         return int(span // _ONE_SECOND)
 
 
@@ -202,6 +215,12 @@ class WorkingCalendar:
         self._hours = hours
         self._tz = ZoneInfo(tz)
         self._seconds_per_day = hours.seconds_per_day
+        # The break as (start, end, morning seconds, break seconds); None: one continuous span.
+        self._break: tuple[time, time, int, int] | None = None
+        if hours.break_start is not None and hours.break_end is not None:
+            morning = datetime.combine(date.min, hours.break_start) - datetime.combine(date.min, hours.open)
+            pause = datetime.combine(date.min, hours.break_end) - datetime.combine(date.min, hours.break_start)
+            self._break = (hours.break_start, hours.break_end, int(morning // _ONE_SECOND), int(pause // _ONE_SECOND))
         self._national: dict[int, _NationalYear] = {}
         self._day_is_working: dict[date, bool] = {}
         # Per year, the sorted ordinals of its working days: lets "the n-th working day after d"
@@ -327,15 +346,41 @@ class WorkingCalendar:
         """Earliest working instant >= ``local``; working time is the span [open, close)."""
         d = local.date()
         if self.is_working_day(d) and local.time() < self._hours.close:
-            return max(local, self._opening(d))
+            t = max(local, self._opening(d))
+            brk = self._break
+            if brk is not None and brk[0] <= t.time() < brk[1]:
+                return datetime.combine(d, brk[1])
+            return t
         return self._opening(self._nth_working_day_after(d, 1))
 
     def _clamp_backward(self, local: datetime) -> datetime:
         """Latest working instant <= ``local``; the mirror span (open, close]."""
         d = local.date()
         if self.is_working_day(d) and local.time() > self._hours.open:
-            return min(local, self._closing(d))
+            t = min(local, self._closing(d))
+            brk = self._break
+            if brk is not None and brk[0] < t.time() <= brk[1]:
+                return datetime.combine(d, brk[0])
+            return t
         return self._closing(self._nth_working_day_before(d, 1))
+
+    def _done(self, t: datetime) -> int:
+        """Working seconds from the opening of ``t``'s day to ``t`` (a working instant of it)."""
+        done = self._seconds(t - self._opening(t.date()))
+        brk = self._break
+        if brk is not None and t.time() > brk[0]:
+            done -= min(brk[3], self._seconds(t - datetime.combine(t.date(), brk[0])))
+        return done
+
+    def _at(self, d: date, done: int, *, late: bool) -> datetime:
+        """The instant of day ``d`` after ``done`` working seconds (0 < done < a day's). At the
+        break, ``late`` picks its start (a deadline reached in the morning session stays there),
+        otherwise its end (counting back, the afternoon session's first instant)."""
+        at = self._opening(d) + timedelta(seconds=done)
+        brk = self._break
+        if brk is not None and (done > brk[2] or (done == brk[2] and not late)):
+            at += timedelta(seconds=brk[3])
+        return at
 
     def _seconds(self, span: timedelta) -> int:
         return int(span // _ONE_SECOND)
@@ -358,6 +403,11 @@ class WorkingCalendar:
         e = self._clamp_backward(end)
         if e <= s:
             return 0
+        if self._break is not None:
+            if s.date() == e.date():
+                return self._done(e) - self._done(s)
+            whole_days = self._working_days_strictly_between(s.date(), e.date())
+            return self._seconds_per_day - self._done(s) + whole_days * self._seconds_per_day + self._done(e)
         if s.date() == e.date():
             return self._seconds(e - s)
         whole_days = self._working_days_strictly_between(s.date(), e.date())
@@ -379,6 +429,8 @@ class WorkingCalendar:
 
     def _add_local(self, cur: datetime, seconds: int) -> datetime:
         """``cur`` must already be a working instant (output of ``_clamp_forward``)."""
+        if self._break is not None:
+            return self._add_local_with_break(cur, seconds)
         left_today = self._seconds(self._closing(cur.date()) - cur)
         if seconds <= left_today:
             return cur + timedelta(seconds=seconds)
@@ -387,6 +439,17 @@ class WorkingCalendar:
             return self._closing(self._nth_working_day_after(cur.date(), full_days))
         day = self._nth_working_day_after(cur.date(), full_days + 1)
         return self._opening(day) + timedelta(seconds=part)
+
+    def _add_local_with_break(self, cur: datetime, seconds: int) -> datetime:
+        if seconds == 0:
+            return cur
+        done = self._done(cur)
+        if seconds <= self._seconds_per_day - done:
+            return self._at(cur.date(), done + seconds, late=True)
+        full_days, part = divmod(seconds - (self._seconds_per_day - done), self._seconds_per_day)
+        if part == 0:
+            return self._closing(self._nth_working_day_after(cur.date(), full_days))
+        return self._at(self._nth_working_day_after(cur.date(), full_days + 1), part, late=True)
 
     def subtract_working_seconds(self, end: datetime, seconds: int) -> datetime:
         """The instant ``seconds`` of working time before ``end`` (inverse of ``add_working_seconds``).
@@ -400,6 +463,8 @@ class WorkingCalendar:
         if seconds < 0:
             raise CalendarError(f"seconds phải >= 0 / seconds must be >= 0: {seconds}")
         cur = self._clamp_backward(self._to_local(end, "end"))
+        if self._break is not None:
+            return self._to_aware(self._subtract_local_with_break(cur, seconds))
         done_today = self._seconds(cur - self._opening(cur.date()))
         if seconds <= done_today:
             return self._to_aware(cur - timedelta(seconds=seconds))
@@ -408,6 +473,19 @@ class WorkingCalendar:
             return self._to_aware(self._opening(self._nth_working_day_before(cur.date(), full_days)))
         day = self._nth_working_day_before(cur.date(), full_days + 1)
         return self._to_aware(self._closing(day) - timedelta(seconds=part))
+
+    def _subtract_local_with_break(self, cur: datetime, seconds: int) -> datetime:
+        if seconds == 0:
+            return cur
+        done = self._done(cur)
+        if seconds <= done:
+            return self._at(cur.date(), done - seconds, late=False)
+        full_days, part = divmod(seconds - done, self._seconds_per_day)
+        if part == 0:
+            return self._opening(self._nth_working_day_before(cur.date(), full_days))
+        return self._at(
+            self._nth_working_day_before(cur.date(), full_days + 1), self._seconds_per_day - part, late=False
+        )
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         """``add_working_seconds(start, days * seconds_per_working_day)``."""
