@@ -11,7 +11,7 @@ Access control, in order:
      session ends the stream it opened. One task per process does it for every client (`CredentialWatch`):
      each client's turn comes at its own jittered time, so a thousand screens connected in the same
      second are not re-checked in the same second, and the clients due together are checked on
-     one pooled connection in one transaction.
+     one pooled connection with one SQL statement (ioc/auth/recheck.py).
 
 Per client there is the handler (which sends) and one reader task (which notices a closed
 socket); an idle wall screen costs those two coroutines, a subscription and its bounded queue.
@@ -46,6 +46,7 @@ from ioc.api.deps import AppState
 from ioc.api.guard import authenticate, declare, same_origin
 from ioc.auth.policy import Action, Policy, allowed
 from ioc.auth.principal import Principal
+from ioc.auth.recheck import principals_for_all
 from ioc.auth.resolve import Presented, Unauthenticated, presented_credential, principal_for
 from ioc.live.hub import Subscription
 
@@ -201,10 +202,10 @@ class _Watched:
 
 @dataclass
 class CredentialWatch:
-    """Re-checks every live client's credential from one task: those due together, on one connection.
+    """Re-checks every live client's credential from one task: those due together, in one statement.
 
     Clients wait in a heap by due time; the task sleeps until the earliest, takes every client
-    due by then, resolves their credentials in one transaction, ends the streams whose
+    due by then, resolves their credentials in one statement, ends the streams whose
     credential ended, and schedules the rest again with fresh jitter. It stops when no client
     is left and starts again with the next one.
     """
@@ -280,27 +281,30 @@ def _watch_of(websocket: WebSocket, state: AppState) -> CredentialWatch:
 async def _verdicts(
     state: AppState, credentials: list[Presented | None], scope_keys: list[str]
 ) -> list[Closing | None]:
-    """For each credential, why its stream must end (None: it may go on). One connection, one commit."""
+    """For each credential, why its stream must end (None: it may go on).
+
+    One connection, one statement for every session, access and display token due
+    (`principals_for_all`), one commit (the displays' last-seen times)."""
     now = datetime.now(UTC)
-    out: list[Closing | None] = []
+    present = [c for c in credentials if c is not None]
     async with state.pool.connection() as conn:
-        for credential, scope_key in zip(credentials, scope_keys, strict=True):
-            if credential is None:
-                out.append(ENDED_CREDENTIAL)
-                continue
-            try:
-                current = await principal_for(conn, credential, now, state.oidc)
-            except Unauthenticated:
-                out.append(ENDED_CREDENTIAL)
-                continue
-            if not allowed(current.role, Action.STATUS_READ):
-                out.append(FORBIDDEN)
-            elif current.scope.key != scope_key:
-                out.append(SCOPE_CHANGED)
-            else:
-                out.append(None)
-        await conn.commit()  # displays' last-seen times
-    return out
+        principals = iter(await principals_for_all(conn, present, now, state.oidc))
+        await conn.commit()
+    return [
+        ENDED_CREDENTIAL if credential is None else _verdict(next(principals), scope_key)
+        for credential, scope_key in zip(credentials, scope_keys, strict=True)
+    ]
+
+
+def _verdict(current: Principal | None, scope_key: str) -> Closing | None:
+    """Whether a stream may go on under its credential's principal as it is now (pure)."""
+    if current is None:
+        return ENDED_CREDENTIAL
+    if not allowed(current.role, Action.STATUS_READ):
+        return FORBIDDEN
+    if current.scope.key != scope_key:
+        return SCOPE_CHANGED
+    return None
 
 
 async def _resolve(state: AppState, presented: Presented) -> Principal:

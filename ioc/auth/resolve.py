@@ -54,6 +54,34 @@ def presented_credential(headers: Mapping[str, str], cookies: Mapping[str, str])
     return None
 
 
+def token_principal(
+    record: accounts.TokenRecord | None, kind: str, presented: Presented, now: datetime
+) -> Principal | None:
+    """The person behind a session or access token's row; None if it does not count (pure).
+
+    A session token only counts from its cookie, an access token only from the header."""
+    expected_where = "cookie" if kind == "session" else "bearer"
+    if record is None or record.kind != kind or presented.where != expected_where or not record.valid(now):
+        return None
+    user = record.user
+    return Principal(
+        subject=f"user:{user.username}", name=user.display_name, role=user.role, scope=user.scope,
+        credential="session" if kind == "session" else "access_token",
+        credential_id=("cookie:" if kind == "session" else "") + record.family, user_id=user.id,
+    )  # fmt: skip
+
+
+def display_principal(display: displays.Display | None, presented: Presented) -> Principal | None:
+    """The wall screen behind a display token's row; None if unknown or revoked (pure)."""
+    if display is None or display.revoked_at is not None:
+        return None
+    return Principal(
+        subject=f"display:{display.id}", name=display.screen_name, role=Role.DISPLAY, scope=display.scope,
+        credential="display_token", credential_id=("cookie:" if presented.where == "cookie" else "")
+        + str(display.id),
+    )  # fmt: skip
+
+
 async def principal_for(conn: Conn, presented: Presented, now: datetime, oidc: OidcVerifier | None = None) -> Principal:
     value = presented.value
     kind = kind_of(value)
@@ -65,26 +93,16 @@ async def principal_for(conn: Conn, presented: Presented, now: datetime, oidc: O
         except OidcError as exc:
             raise Unauthenticated(f"identity token refused: {exc}") from exc
     if kind in ("session", "access"):
-        # A session token only counts from its cookie, an access token only from the header.
-        expected_where = "cookie" if kind == "session" else "bearer"
         record = await accounts.token_record(conn, value)
-        if record is None or record.kind != kind or presented.where != expected_where or not record.valid(now):
+        principal = token_principal(record, kind, presented, now)
+        if principal is None:
             raise Unauthenticated("unknown, expired or revoked session")
-        user = record.user
-        return Principal(
-            subject=f"user:{user.username}", name=user.display_name, role=user.role, scope=user.scope,
-            credential="session" if kind == "session" else "access_token",
-            credential_id=("cookie:" if kind == "session" else "") + record.family, user_id=user.id,
-        )  # fmt: skip
+        return principal
     if kind == "display":
-        display = await displays.display_for_token(conn, value)
-        if display is None:
+        principal = display_principal(await displays.display_for_token(conn, value), presented)
+        if principal is None:
             raise Unauthenticated("unknown or revoked display token")
-        return Principal(
-            subject=f"display:{display.id}", name=display.screen_name, role=Role.DISPLAY, scope=display.scope,
-            credential="display_token", credential_id=("cookie:" if presented.where == "cookie" else "")
-            + str(display.id),
-        )  # fmt: skip
+        return principal
     if kind == "source" and presented.where != "cookie":
         identity = await source_for_key(conn, value)
         if identity is None:
