@@ -149,6 +149,8 @@ class DeadlinePolicy:
             "effective_from": None if self.effective_from is None else self.effective_from.isoformat(),
             "office_open": self.hours.open.isoformat("minutes"),
             "office_close": self.hours.close.isoformat("minutes"),
+            "break_start": None if self.hours.break_start is None else self.hours.break_start.isoformat("minutes"),
+            "break_end": None if self.hours.break_end is None else self.hours.break_end.isoformat("minutes"),
             "cut_off": None if self.cut_off is None else self.cut_off.isoformat("minutes"),
             "due_instant": self.due_instant,
             "description": _DUE_INSTANT_TEXT[self.due_instant],

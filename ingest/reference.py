@@ -19,7 +19,8 @@ SELECT_PROCEDURES = "SELECT code, sector, statutory_days FROM procedure WHERE co
 SELECT_OVERRIDES = "SELECT day, province_code, kind FROM calendar_override"
 # Every version that has come into force; the highest per province wins (policies_in_force).
 SELECT_POLICIES = """
-SELECT province_code, version, effective_from, office_open, office_close, cut_off, due_instant
+SELECT province_code, version, effective_from, office_open, office_close, cut_off, due_instant,
+       break_start, break_end
 FROM deadline_policy WHERE effective_from <= %s ORDER BY province_code, version
 """
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -27,13 +28,17 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def policy_from_row(row: Sequence[Any]) -> DeadlinePolicy:
     """One deadline_policy row (SELECT_POLICIES' columns) as the pure value the calendar takes."""
-    province, version, effective_from, office_open, office_close, cut_off, due_instant = row
+    province, version, effective_from, office_open, office_close, cut_off, due_instant, break_start, break_end = row
     assert isinstance(effective_from, date) and isinstance(office_open, clock_time)
     assert isinstance(office_close, clock_time) and (cut_off is None or isinstance(cut_off, clock_time))
+    assert (break_start is None or isinstance(break_start, clock_time)) and (
+        break_end is None or isinstance(break_end, clock_time)
+    )
     province = str(province)
+    hours = OfficeHours(office_open, office_close, break_start, break_end)
     return DeadlinePolicy(
         id=f"db:deadline-policy:{province or 'national'}", version=int(version), province_code=province,
-        source="database", effective_from=effective_from, hours=OfficeHours(office_open, office_close),
+        source="database", effective_from=effective_from, hours=hours,
         cut_off=cut_off, due_instant="end_of_day" if due_instant == "end_of_day" else "clock",
     )  # fmt: skip
 

@@ -35,7 +35,9 @@ CalendarWriter = Annotated[Principal, guard(Policy(Action.CALENDAR_WRITE, "globa
 ProvinceOrCountry = Annotated[str, StringConstraints(max_length=2, pattern=r"^([0-9]{2})?$")]
 ProvinceCode = Annotated[str, StringConstraints(min_length=2, max_length=2, pattern=r"^[0-9]{2}$")]
 
-_POLICY_COLUMNS = "province_code, version, effective_from, office_open, office_close, cut_off, due_instant"
+_POLICY_COLUMNS = (
+    "province_code, version, effective_from, office_open, office_close, cut_off, due_instant, break_start, break_end"
+)
 SELECT_POLICY_VERSIONS = f"""
 SELECT {_POLICY_COLUMNS}, note, created_by, created_at FROM deadline_policy
 WHERE province_code = %s ORDER BY version DESC
@@ -46,7 +48,7 @@ LOCK_POLICIES = "LOCK TABLE deadline_policy IN SHARE ROW EXCLUSIVE MODE"
 INSERT_POLICY = f"""
 INSERT INTO deadline_policy ({_POLICY_COLUMNS}, note, created_by)
 SELECT %(province)s, coalesce(max(version), 0) + 1, %(effective_from)s, %(office_open)s, %(office_close)s,
-       %(cut_off)s, %(due_instant)s, %(note)s, %(created_by)s
+       %(cut_off)s, %(due_instant)s, %(break_start)s, %(break_end)s, %(note)s, %(created_by)s
 FROM deadline_policy WHERE province_code = %(province)s
 RETURNING version
 """
@@ -84,6 +86,8 @@ class DeadlinePolicyIn(BaseModel):
 
     office_open: time = time(8, 0)
     office_close: time = time(17, 0)
+    break_start: time | None = Field(default=None, description="the break between sessions, e.g. 11:30")
+    break_end: time | None = Field(default=None, description="e.g. 13:30")
     cut_off: time | None = Field(default=None, description="received at or after it: counts from the next working day")
     due_instant: Literal["clock", "end_of_day"] = "clock"
     effective_from: date | None = Field(default=None, description="default today; a future date is not accepted yet")
@@ -93,8 +97,8 @@ class DeadlinePolicyIn(BaseModel):
 def _versions(rows: list[Any]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
-        policy = policy_from_row(row[:7])
-        out.append({**policy.as_dict(), "note": row[7], "created_by": row[8], "created_at": row[9].isoformat()})
+        policy = policy_from_row(row[:9])
+        out.append({**policy.as_dict(), "note": row[9], "created_by": row[10], "created_at": row[11].isoformat()})
     return out
 
 
@@ -123,13 +127,14 @@ async def _set_policy(
             422, "chưa hỗ trợ chính sách có hiệu lực trong tương lai / future policies are not supported"
         )
     try:
-        hours = OfficeHours(body.office_open, body.office_close)
+        hours = OfficeHours(body.office_open, body.office_close, body.break_start, body.break_end)
         DeadlinePolicy(hours=hours, cut_off=body.cut_off, due_instant=body.due_instant)
     except CalendarError as exc:
         raise HTTPException(422, str(exc)) from exc
     params = {
         "province": province, "effective_from": effective_from, "office_open": body.office_open,
         "office_close": body.office_close, "cut_off": body.cut_off, "due_instant": body.due_instant,
+        "break_start": body.break_start, "break_end": body.break_end,
         "note": body.note, "created_by": principal.subject, "today": today,
     }  # fmt: skip
     previous = state.calendars.policy_for(province).as_dict()

@@ -92,14 +92,19 @@ def test_a_policy_change_refolds_the_open_dossiers_it_governs(live_server: LiveS
         assert (hcm["in_force"]["id"], hcm["in_force"]["cut_off"], hcm["inherited"]) == (
             "db:deadline-policy:national", "11:00", True,
         )  # fmt: skip
-        # A second Hà Nội version: versions count up and the history is kept, newest first.
-        r = client.put("/api/v1/calendar/policy/01", json={"due_instant": "clock"})
+        # A second Hà Nội version, two sessions (07:30–11:30, 13:30–17:00): versions count up and
+        # the history is kept, newest first.
+        sessions = {"office_open": "07:30", "break_start": "11:30", "break_end": "13:30", "due_instant": "clock"}
+        r = client.put("/api/v1/calendar/policy/01", json=sessions)
         assert r.status_code == 200 and r.json()["version"] == 2
         versions = client.get("/api/v1/calendar/policy/01").json()["versions"]
-        assert [(v["version"], v["due_instant"]) for v in versions] == [(2, "clock"), (1, "end_of_day")]
+        assert [(v["version"], v["due_instant"], v["break_start"]) for v in versions] == [
+            (2, "clock", "11:30"), (1, "end_of_day", None),
+        ]  # fmt: skip
 
     wait_for_due(live_server, "HS-P4", END_OF_DAY_DUE)  # Wednesday 08:00 + 9 h of working time
-    wait_for_due(live_server, "HS-P1", CLOCK_DUE)
+    # Received in the break: counted from 13:30, 7 h 30 min of sessions → Wednesday 11:30.
+    wait_for_due(live_server, "HS-P1", datetime(2026, 3, 11, 11, 30, tzinfo=VN))
     assert queued(live_server) == 0
 
     audited = audit_details(live_server)
@@ -117,6 +122,8 @@ def test_invalid_policies_are_refused(live_server: LiveServer) -> None:
             ("/api/v1/calendar/policy", {"cut_off": "07:00"}),  # before opening
             ("/api/v1/calendar/policy", {"office_open": "17:00", "office_close": "08:00"}),
             ("/api/v1/calendar/policy", {"due_instant": "noon"}),
+            ("/api/v1/calendar/policy", {"break_start": "11:30"}),  # a break needs its end
+            ("/api/v1/calendar/policy", {"break_start": "07:00", "break_end": "09:00"}),  # before opening
             ("/api/v1/calendar/policy", {"effective_from": tomorrow}),
             ("/api/v1/calendar/policy/99", {}),  # no such province
             ("/api/v1/calendar/policy/00004", {}),  # a commune, not a province

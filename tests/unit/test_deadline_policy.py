@@ -206,7 +206,7 @@ def test_builtin_policy_describes_itself() -> None:
 
 
 def row(province: str, version: int, effective: date, due_instant: str = "clock") -> tuple[object, ...]:
-    return (province, version, effective, time(7, 30), time(17, 0), time(16, 0), due_instant)
+    return (province, version, effective, time(7, 30), time(17, 0), time(16, 0), due_instant, None, None)
 
 
 def test_policy_rows_become_policies() -> None:
@@ -219,6 +219,9 @@ def test_policy_rows_become_policies() -> None:
     )
     assert (policy.hours, policy.cut_off, policy.due_instant) == (OfficeHours(time(7, 30)), time(16), "end_of_day")
     assert policy_from_row(row("", 1, date(2026, 1, 1))).id == "db:deadline-policy:national"
+    with_break = policy_from_row((*row("48", 1, date(2026, 1, 1))[:7], time(11, 30), time(13, 30)))
+    assert with_break.hours == OfficeHours(time(7, 30), time(17), time(11, 30), time(13, 30))
+    assert (with_break.as_dict()["break_start"], with_break.as_dict()["break_end"]) == ("11:30", "13:30")
 
 
 def test_the_highest_version_in_force_wins_per_province() -> None:
