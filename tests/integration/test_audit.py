@@ -101,6 +101,8 @@ def _perform_every_sensitive_action(w: World) -> None:
         _ok(admin.put("/api/v1/calendar/overrides", json=override))
         _ok(admin.delete("/api/v1/calendar/overrides/2026-09-03", params={"province_code": "01"}))
         w.targets.update({"calendar.override_set": "2026-09-03/01", "calendar.override_delete": "2026-09-03/01"})
+        _ok(admin.put("/api/v1/calendar/policy/01", json={"due_instant": "end_of_day", "note": "BLDS điều 147"}))
+        w.targets["calendar.policy_set"] = "01"
 
         alert_id = scalar(w.server.db_url,
             "INSERT INTO alert (rule_id, fingerprint, labels, severity, state, province_code, value, summary_vi,"
@@ -140,7 +142,7 @@ ACTORS = {
     **{action: (f"user:{ADMIN}", "admin", "ok") for action in (
         "user.create", "user.update", "display.create", "display.revoke", "source.create", "source.rotate",
         "source.finish_rotation", "source.key_revoke", "source.revoke", "calendar.override_set",
-        "calendar.override_delete", "alert.acknowledge", "export.overdue_dossiers")},
+        "calendar.override_delete", "calendar.policy_set", "alert.acknowledge", "export.overdue_dossiers")},
 }  # fmt: skip
 # Rows whose target is not an object the test created (checked separately below).
 WITHOUT_TARGET = {"login.success", "login.failure", "logout", "export.overdue_dossiers"}
@@ -264,7 +266,9 @@ def test_filter_by_action_prefix(world: World) -> None:
     assert world.entries(action="sour") == []
     assert world.entries(action="source.rot") == []
     combined = world.entries(actor=f"user:{ADMIN}", action="calendar")
-    assert sorted(e["action"] for e in combined) == ["calendar.override_delete", "calendar.override_set"]
+    assert sorted(e["action"] for e in combined) == [
+        "calendar.override_delete", "calendar.override_set", "calendar.policy_set",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("pattern", ["%", "_ogin", "source%"])
