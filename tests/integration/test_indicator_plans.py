@@ -31,7 +31,9 @@ SCOPES = {
     "province and sector": Scope(provinces=frozenset({"01"}), sectors=frozenset({"Hộ tịch"})),
 }
 # The status indexes, and the partial index on late dossiers (migration 014) the planner may use too.
-PARTIAL_INDEXES = STATUS_INDEXES | {"dossier_late_idx"}
+# dossier_appointment_beyond_idx: open dossiers whose slip promises more than the statutory period
+# (migrations/026), a partial index like the others.
+PARTIAL_INDEXES = STATUS_INDEXES | {"dossier_late_idx", "dossier_appointment_beyond_idx"}
 CODES = ["on_time_rate", "overdue_count", "late_without_apology_count", "payout_completion", "cccd_coverage"]
 
 

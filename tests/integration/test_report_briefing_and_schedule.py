@@ -52,7 +52,9 @@ async def test_briefing_pairs_each_indicator_with_last_month(fixture_db: str) ->
                                 generated_at=FIRST_OF_OCTOBER)  # fmt: skip
     rows = {r.indicator.code: r for r in report.rows}
     # Every indicator of the module, dossier ones first.
-    assert len(rows) == 14 and report.rows[0].indicator.stream == "dossier"
+    # 15 since the appointment-beyond-statutory finding (issue #12).
+    assert len(rows) == 15 and report.rows[0].indicator.stream == "dossier"
+    assert "appointment_beyond_statutory_count" in rows
     # On time: September resolved 7 (BD-1..4, CA-1, TP-1, TP-2), 4 of them early or on the day → 4/7;
     # August resolved only BD-0, late → 0/1 = 0. Change +4/7, for the better (higher is better).
     on_time = rows["on_time_rate"]
