@@ -205,9 +205,14 @@ def alerts_router() -> APIRouter:
             after = None if cursor is None else QueueKey.from_cursor(cursor)
         except CursorError as exc:
             raise HTTPException(422, "con trỏ phân trang không hợp lệ / invalid paging cursor") from exc
+        try:
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+            since = None if resolved_since is None else resolved_since.astimezone(UTC)
+        except OverflowError as exc:
+            raise HTTPException(422, "thời điểm ngoài phạm vi / resolved_since out of range") from exc
         async with app_state(request).pool.connection() as conn, one_database_snapshot(conn):
             page = await read_queue_page(
-                conn, principal.scope, limit=limit, after=after, resolved_since=resolved_since, state=state_filter,
+                conn, principal.scope, limit=limit, after=after, resolved_since=since, state=state_filter,
                 province=province_code, with_total=True,
             )  # fmt: skip
         return {"alerts": page.alerts, "next_cursor": page.next_cursor, "total": page.total}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -110,13 +110,15 @@ class QueueKey:
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             state_rank, severity_rank, at, alert_id = orjson.loads(raw)
-            key = cls(state_rank, severity_rank, datetime.fromisoformat(at), alert_id)
-        except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError) as exc:
+            stamp = datetime.fromisoformat(at)
+            if stamp.tzinfo is None:  # astimezone would take it as the server's local time
+                raise ValueError("a cursor's time has an offset")
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+            key = cls(state_rank, severity_rank, stamp.astimezone(UTC), alert_id)
+        except (binascii.Error, orjson.JSONDecodeError, ValueError, TypeError, OverflowError) as exc:
             raise CursorError("malformed cursor") from exc
-        if (
-            any(type(v) is not int for v in (key.state_rank, key.severity_rank, key.id))
-            or not (0 <= key.state_rank < len(STATES) and 0 <= key.severity_rank < len(SEVERITIES))
-            or key.at.tzinfo is None
+        if any(type(v) is not int for v in (key.state_rank, key.severity_rank, key.id)) or not (
+            0 <= key.state_rank < len(STATES) and 0 <= key.severity_rank < len(SEVERITIES)
         ):
             raise CursorError("malformed cursor")
         return key

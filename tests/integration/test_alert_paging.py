@@ -217,3 +217,14 @@ def test_each_bucket_is_an_ordered_range_of_alert_queue_idx(server: LiveServer, 
     assert sum(line.startswith("Index Scan using alert_queue_idx") for line in lines) == 9, plan
     assert sum(line.startswith("Sort  (") for line in lines) == 1, plan
     assert lines[0].startswith("Limit") and lines[1].startswith("Sort  ("), plan
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [("2026-01-01T00:00:00+20:00", 200), ("0001-01-01T00:00:00+05:00", 422), ("2026-01-01T00:00:00", 422)],
+)
+def test_resolved_since_with_an_odd_offset_is_answered_not_a_500(server: LiveServer, since: str, status: int) -> None:
+    """Python accepts offsets up to ±23:59, PostgreSQL only ±15:59: the route converts to UTC."""
+    with server.client() as admin:
+        response = admin.get("/api/v1/alerts", params={"resolved_since": since, "limit": 5})
+    assert response.status_code == status, response.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -50,6 +50,7 @@ def _b64(value: object) -> str:
         _b64([0, 0, T0.isoformat(), 1.5]),
         _b64([3, 0, T0.isoformat(), 1]),  # no such state rank
         _b64([0, -1, T0.isoformat(), 1]),
+        _b64([0, 0, "0001-01-01T00:00:00+05:00", 1]),  # before year 1 in UTC
     ],
 )
 def test_a_cursor_this_server_did_not_make_is_refused(cursor: str) -> None:
@@ -81,3 +82,10 @@ def test_alerts_more_points_at_the_rest_only_when_there_is_some() -> None:
     assert alerts_more(QueuePage([], None, None), since) is None
     more = alerts_more(QueuePage([], "abc", None), since)
     assert more == {"resolved_since": since.isoformat(), "cursor": "abc"}
+
+
+def test_a_cursor_time_with_any_offset_comes_back_in_utc() -> None:
+    """PostgreSQL refuses offsets beyond ±15:59 that Python accepts: the key is kept in UTC."""
+    odd = T0.astimezone(timezone(timedelta(hours=23, minutes=59)))
+    key = QueueKey.from_cursor(_b64([0, 0, odd.isoformat(), 1]))
+    assert key.at == T0 and key.at.utcoffset() == timedelta(0)
