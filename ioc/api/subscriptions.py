@@ -11,7 +11,7 @@ from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from ioc.api.deps import app_state
 from ioc.api.guard import guard
@@ -42,6 +42,15 @@ class SubscriptionIn(BaseModel):
     quiet_to: time | None = None
     quiet_allows_critical: bool = True
     enabled: bool = True
+
+    @field_validator("quiet_from", "quiet_to")
+    @classmethod
+    def _local_time(cls, value: time | None) -> time | None:
+        # Quiet hours are a local clock time (Asia/Ho_Chi_Minh); an offset means nothing here, and
+        # one PostgreSQL cannot hold (beyond ±15:59) would otherwise end the request with a 500.
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("giờ địa phương, không kèm múi giờ / a local time, without a UTC offset")
+        return value
 
 
 class ContactIn(BaseModel):
