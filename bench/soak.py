@@ -193,16 +193,19 @@ class Screens:
 
 
 def overdue_in(message: Any) -> int | None:
-    """The overdue count of the one commune a G5 screen sees, from a snapshot or a delta."""
+    """The overdue count a G5 screen sees, from a snapshot (`provinces`: its rows, counted over
+    in-scope dossiers only) or a delta (`changes`: `province:<code>` rows). The G5 scope is one
+    commune and one sector nothing else uses, so its province row counts only the G5 dossiers."""
     data = message.get("data") if isinstance(message, dict) else None
     if not isinstance(data, dict):
         return None
-    rows: dict[str, Any] = data["rows"] if isinstance(data.get("rows"), dict) else data
-    found = None
-    for key, row in rows.items():
-        if isinstance(key, str) and key.startswith("commune:") and isinstance(row, dict) and "overdue" in row:
-            found = int(row["overdue"])
-    return found
+    if message.get("type") == "snapshot" and isinstance(data.get("provinces"), list):
+        return sum(int(row.get("overdue", 0)) for row in data["provinces"] if isinstance(row, dict))
+    changes = data.get("changes")
+    if not isinstance(changes, dict):
+        return None
+    rows = [row for key, row in changes.items() if key.startswith("province:") and isinstance(row, dict)]
+    return sum(int(row.get("overdue", 0)) for row in rows) if rows else None
 
 
 def g5_receipts(start: datetime, minutes: float, every: float) -> list[tuple[datetime, datetime]]:
